@@ -1,0 +1,101 @@
+"""The product's exchanges, their defaults, and the factory for their affiliate adapters."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+from exchanges.base import UID_PATTERNS, AffiliateSource
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeInfo:
+    id: str
+    name: str
+    data_source: Literal["api", "csv"]  # how commission data arrives
+    link_template: str  # {code} = our referral / affiliate code
+    trader_share: Decimal  # default share of the gross commission passed to the trader
+    uid_pattern: re.Pattern[str]
+    api_verified: bool  # False: adapter built from thin docs, keep behind a feature flag
+    in_product: bool = True  # False: adapter only, not one of the product's 11 exchanges
+
+
+def _info(
+    id: str, name: str, source: Literal["api", "csv"], link: str, verified: bool = True,
+    in_product: bool = True,
+) -> ExchangeInfo:
+    return ExchangeInfo(
+        id, name, source, link, Decimal("0.6"), UID_PATTERNS[id], verified, in_product
+    )
+
+
+# Link templates are the exchanges' public referral URL shapes; operators override them.
+EXCHANGES: dict[str, ExchangeInfo] = {
+    info.id: info
+    for info in (
+        _info("mexc", "MEXC", "api", "https://www.mexc.com/register?inviteCode={code}"),
+        _info("bitget", "Bitget", "api", "https://www.bitget.com/referral/register?clacCode={code}"),
+        _info("bingx", "BingX", "api", "https://bingx.com/invite/{code}"),
+        _info("weex", "Weex", "api", "https://www.weex.com/register?vipCode={code}", False),
+        _info("bybit", "Bybit", "api", "https://www.bybit.com/invite?ref={code}"),
+        # Binance's affiliate programme has no API (only Link/broker does): CSV export.
+        _info("binance", "Binance", "csv", "https://accounts.binance.com/register?ref={code}"),
+        # Bitmart left ccxt in 4.5.71: CSV export.
+        _info("bitmart", "BitMart", "csv", "https://www.bitmart.com/register-referral?r={code}"),
+        _info("okx", "OKX", "api", "https://www.okx.com/join/{code}"),
+        _info("kucoin", "KuCoin", "api", "https://www.kucoin.com/r/af/{code}"),
+        _info("htx", "HTX", "api", "https://www.htx.com/invite/en-us/1f?invite_code={code}", False),
+        _info("blofin", "BloFin", "api", "https://blofin.com/register?referral_code={code}"),
+        _info("gate", "Gate", "api", "https://www.gate.com/signup?ref={code}", in_product=False),
+    )
+}
+PRODUCT_EXCHANGES = [ex for ex, info in EXCHANGES.items() if info.in_product]
+
+
+def _adapter_classes() -> dict[str, type[AffiliateSource]]:
+    # Imported here so that reading the registry never imports ccxt.
+    from exchanges.adapters.bybit import BybitSource
+
+    classes: list[type[AffiliateSource]] = [
+        BybitSource,
+    ]
+    return {cls.exchange_id: cls for cls in classes}
+
+
+def api_exchanges() -> list[str]:
+    """Exchanges that have an affiliate API adapter."""
+    return sorted(_adapter_classes())
+
+
+def build_source(
+    exchange_id: str,
+    *,
+    api_url: str | None = None,
+    api_key: str | None = None,
+    api_secret: str | None = None,
+    api_password: str | None = None,
+    timeout: float = 30.0,
+    **options: Any,
+) -> AffiliateSource:
+    """Build the affiliate adapter of an exchange.
+
+    `api_url` replaces the exchange's host (used for the simulator: pass
+    `http://host:port/<exchange_id>`). Extra `options` go to the adapter: `rate_limit=False`
+    (tests), `retry_attempts`, `retry_base_delay`, `sleep`.
+    Raises ValueError for an unknown exchange or one whose data only arrives as CSV.
+    """
+    info = EXCHANGES.get(exchange_id)
+    if info is None:
+        raise ValueError(f"unknown exchange {exchange_id!r}")
+    if info.data_source == "csv":
+        raise ValueError(f"{exchange_id} has no affiliate API: import its CSV export")
+    cls = _adapter_classes().get(exchange_id)
+    if cls is None:
+        raise ValueError(f"no API adapter for {exchange_id} yet: import its CSV export")
+    source: AffiliateSource = cls(
+        api_url=api_url, api_key=api_key, api_secret=api_secret, api_password=api_password,
+        timeout=timeout, **options,
+    )
+    return source

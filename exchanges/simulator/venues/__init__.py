@@ -1,0 +1,1 @@
+"""Per-exchange endpoint emulations, each faithful to that exchange's documented API."""
