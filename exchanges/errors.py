@@ -48,6 +48,9 @@ def map_ccxt_error(exc: Exception, retry_after: float | None = None) -> Exchange
     message = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
         return RateLimited(message, retry_after)
+    if isinstance(exc, ccxt.NetworkError) and " 429 " in str(exc):
+        # okx and blofin map a bare HTTP 429 to ExchangeNotAvailable (ccxt issue 9612).
+        return RateLimited(message, retry_after)
     if isinstance(exc, ccxt.NetworkError):  # RequestTimeout, ExchangeNotAvailable, ...
         return TemporaryError(message)
     if isinstance(exc, ccxt.AuthenticationError):  # PermissionDenied, AccountSuspended

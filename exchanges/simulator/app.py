@@ -51,11 +51,7 @@ def create_app(dataset: Dataset, faults: Faults | None = None) -> web.Applicatio
             return await handler(request)
         switches = faults.of(venue.id)
         if switches.take("rate_limit"):
-            return web.Response(
-                status=429,
-                text="Too Many Requests",
-                headers={"Retry-After": f"{switches.retry_after:g}"},
-            )
+            return venue.rate_limited(switches.retry_after)
         if switches.take("server_error"):
             return web.Response(status=503, text="Service Unavailable")
         if switches.take("slow"):

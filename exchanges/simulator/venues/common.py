@@ -82,6 +82,12 @@ class Venue:
     def param_error(self, message: str) -> web.Response:
         raise NotImplementedError
 
+    def rate_limited(self, retry_after: float) -> web.Response:
+        """HTTP 429 with Retry-After; venues whose real API sends an error body override this."""
+        return web.Response(
+            status=429, text="Too Many Requests", headers={"Retry-After": f"{retry_after:g}"}
+        )
+
     def malformed_body(self) -> str:
         return '{"code": "0", "data": [{"uid": "12'
 

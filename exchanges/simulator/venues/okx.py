@@ -48,6 +48,11 @@ class Okx(Venue):
     def auth_error(self) -> web.Response:
         return self.error("50111", "Invalid OK-ACCESS-KEY", 401)
 
+    def rate_limited(self, retry_after: float) -> web.Response:
+        response = self.error("50011", "Too Many Requests", 429)
+        response.headers["Retry-After"] = f"{retry_after:g}"
+        return response
+
     def param_error(self, message: str) -> web.Response:
         return self.error("51000", f"Parameter {message} error", 400)
 
