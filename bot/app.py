@@ -1,0 +1,155 @@
+"""The composition root: everything a process needs, built once from Settings and closed on
+shutdown. Nothing here runs at import time."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import DefaultKeyBuilder
+from aiogram.fsm.storage.redis import RedisStorage
+from redis.asyncio import Redis
+
+from bot import db
+from bot.embedded import EmbeddedServices
+from bot.middlewares import FloodControlMiddleware, HandlerTimingMiddleware, UserContextMiddleware
+from bot.settings import Settings, SettingsError
+from handlers import build_routers
+from services.accounts import AccountService
+from services.events import EventService
+from services.exchange_catalog import ExchangeCatalog
+from services.i18n import Catalog
+from services.referrals import ReferralService
+from services.users import UserService
+
+log = logging.getLogger(__name__)
+
+REDIS_PREFIX = "cr"
+FSM_STATE_TTL_SECONDS = 24 * 3600  # an abandoned flow is forgotten after a day
+
+
+@dataclass(frozen=True)
+class Services:
+    """The domain services; the same instances back the bot, the web app and the jobs."""
+
+    events: EventService
+    users: UserService
+    exchanges: ExchangeCatalog
+    accounts: AccountService
+    referrals: ReferralService
+
+    def as_workflow_data(self) -> dict[str, object]:
+        return {
+            "events": self.events,
+            "users": self.users,
+            "exchanges": self.exchanges,
+            "accounts": self.accounts,
+            "referrals": self.referrals,
+        }
+
+
+def build_services(settings: Settings, secret_key: bytes) -> Services:
+    events = EventService()
+    exchanges = ExchangeCatalog()
+    return Services(
+        events=events,
+        users=UserService(events, admin_ids=frozenset(settings.admin_ids)),
+        exchanges=exchanges,
+        accounts=AccountService(events),
+        referrals=ReferralService(secret_key, settings.web_base_url, exchanges, events),
+    )
+
+
+def create_bot(settings: Settings) -> Bot:
+    if settings.bot_token is None:
+        raise SettingsError(
+            "BOT_TOKEN: required to talk to Telegram (the demo needs none: python -m bot demo)"
+        )
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    return Bot(
+        settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
+def create_dispatcher(
+    *, redis: Redis, settings: Settings, services: Services, i18n: Catalog,
+    redis_prefix: str = REDIS_PREFIX,
+) -> Dispatcher:
+    storage = RedisStorage(
+        redis,
+        key_builder=DefaultKeyBuilder(prefix=f"{redis_prefix}:fsm"),
+        state_ttl=FSM_STATE_TTL_SECONDS,
+        data_ttl=FSM_STATE_TTL_SECONDS,
+    )
+    dispatcher = Dispatcher(storage=storage, i18n=i18n, settings=settings,
+                            **services.as_workflow_data())
+    dispatcher.update.outer_middleware(FloodControlMiddleware(
+        redis, settings.flood_limit, settings.flood_window_seconds, redis_prefix
+    ))
+    dispatcher.update.outer_middleware(UserContextMiddleware(services.users, i18n))
+    dispatcher.message.middleware(HandlerTimingMiddleware())
+    dispatcher.callback_query.middleware(HandlerTimingMiddleware())
+    dispatcher.include_routers(*build_routers())
+    return dispatcher
+
+
+def resolve_secret_key(settings: Settings) -> bytes:
+    """SECRET_KEY, or for a development setup a random key kept in DATA_DIR."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value().encode()
+    if settings.webhook_mode:
+        raise SettingsError("SECRET_KEY: required in production (when PUBLIC_URL is set)")
+    key_file = Path(settings.data_dir) / "secret_key"
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(32))
+        key_file.chmod(0o600)
+        log.warning("SECRET_KEY is not set: using a generated development key in %s", key_file)
+    return key_file.read_text().strip().encode()
+
+
+@dataclass
+class Infrastructure:
+    """Database and Redis, external or embedded, opened for one process."""
+
+    database_url: str
+    redis_url: str
+    redis: Redis
+    embedded: EmbeddedServices | None = None
+    closers: list[object] = field(default_factory=list)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        await db.close_database()
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+async def open_infrastructure(settings: Settings, *, migrate: bool = False) -> Infrastructure:
+    embedded: EmbeddedServices | None = None
+    database_url, redis_url = settings.database_url, settings.redis_url
+    if database_url is None or redis_url is None:
+        embedded = EmbeddedServices(Path(settings.data_dir))
+        if database_url is None:
+            database_url = embedded.start_postgres()
+        if redis_url is None:
+            redis_url = embedded.start_redis()
+    try:
+        db.parse_database_url(database_url)
+    except ValueError as exc:
+        raise SettingsError(f"DATABASE_URL: {exc}") from None
+    await db.ensure_database(database_url)
+    if migrate:
+        await db.migrate(database_url)
+    await db.open_database(database_url)
+    redis = Redis.from_url(redis_url)
+    return Infrastructure(database_url, redis_url, redis, embedded)

@@ -1,0 +1,83 @@
+"""Tortoise ORM configuration and database lifecycle (one place, used by every entry point)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import asyncpg
+from tortoise import Tortoise
+
+MODELS = ["services.models"]
+
+
+def parse_database_url(url: str) -> dict[str, Any]:
+    """postgres://user:pass@host:port/db?host=/socket/dir → asyncpg credentials."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql", "asyncpg"):
+        raise ValueError("must be a postgres:// URL")
+    query = parse_qs(parts.query)
+    host = query.get("host", [parts.hostname or "127.0.0.1"])[0]
+    database = unquote(parts.path.lstrip("/"))
+    if not database:
+        raise ValueError("names no database")
+    return {
+        "host": host,
+        "port": parts.port or 5432,
+        "user": unquote(parts.username or "postgres"),
+        "password": unquote(parts.password or ""),
+        "database": database,
+    }
+
+
+def tortoise_config(database_url: str, *, pool_max: int = 20) -> dict[str, Any]:
+    credentials = parse_database_url(database_url)
+    credentials.update({"minsize": 1, "maxsize": pool_max})
+    return {
+        "connections": {
+            "default": {"engine": "tortoise.backends.asyncpg", "credentials": credentials}
+        },
+        "apps": {
+            "models": {
+                "models": MODELS,
+                "default_connection": "default",
+                "migrations": "migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def ensure_database(database_url: str) -> None:
+    """Create the database named in the URL if it does not exist yet."""
+    creds = parse_database_url(database_url)
+    admin = await asyncpg.connect(
+        host=creds["host"], port=creds["port"], user=creds["user"],
+        password=creds["password"] or None, database="postgres",
+    )
+    try:
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1",
+                                      creds["database"])
+        if not exists:
+            await admin.execute(f'CREATE DATABASE "{creds["database"]}"')
+    finally:
+        await admin.close()
+
+
+async def open_database(database_url: str, *, pool_max: int = 20) -> None:
+    # The global fallback makes the ORM visible from every task of the process (aiohttp and
+    # aiogram run handlers in their own tasks, which do not inherit a context set at startup).
+    await Tortoise.init(config=tortoise_config(database_url, pool_max=pool_max),
+                        _enable_global_fallback=True)
+
+
+async def close_database() -> None:
+    await Tortoise.close_connections()
+
+
+async def migrate(database_url: str) -> None:
+    """Apply the migrations in migrations/ (Tortoise's built-in migration engine)."""
+    from tortoise.migrations.api.migrate import migrate as migrate_api
+
+    await migrate_api(config=tortoise_config(database_url, pool_max=2))

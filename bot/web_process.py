@@ -1,0 +1,78 @@
+"""The web process: aiohttp (health, redirect, metrics, webhook) plus the bot, in webhook mode
+when PUBLIC_URL is set and in long polling otherwise. Startable in-process (demo, tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiogram import Bot, Dispatcher
+from aiohttp import web
+
+from bot.app import (
+    REDIS_PREFIX,
+    Infrastructure,
+    build_services,
+    create_bot,
+    create_dispatcher,
+    resolve_secret_key,
+)
+from bot.settings import Settings, SettingsError
+from services.i18n import Catalog
+from webapp.app import WEBHOOK_PATH, WebDeps, create_web_app
+
+log = logging.getLogger(__name__)
+
+
+class WebProcess:
+    def __init__(self, settings: Settings, infra: Infrastructure,
+                 redis_prefix: str = REDIS_PREFIX):
+        self.settings = settings
+        self.infra = infra
+        self.redis_prefix = redis_prefix
+        self.bot: Bot | None = None
+        self.dispatcher: Dispatcher | None = None
+        self._runner: web.AppRunner | None = None
+        self._polling: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        settings = self.settings
+        if settings.webhook_mode and settings.webhook_secret is None:
+            raise SettingsError("WEBHOOK_SECRET: required when PUBLIC_URL is set (webhook mode)")
+        services = build_services(settings, resolve_secret_key(settings))
+        i18n = Catalog.load(default_locale=settings.default_locale)
+        self.bot = create_bot(settings)
+        self.dispatcher = create_dispatcher(redis=self.infra.redis, settings=settings,
+                                            services=services, i18n=i18n,
+                                            redis_prefix=self.redis_prefix)
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        app = create_web_app(WebDeps(
+            redis=self.infra.redis, referrals=services.referrals, redis_prefix=self.redis_prefix,
+            bot=self.bot, dispatcher=self.dispatcher,
+            webhook_secret=secret if settings.webhook_mode else None,
+        ))
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, settings.web_host, settings.web_port).start()
+        log.info("web process listening on %s:%s", settings.web_host, settings.web_port)
+        if settings.webhook_mode:
+            await self.bot.set_webhook(f"{settings.public_url}{WEBHOOK_PATH}", secret_token=secret,
+                                       drop_pending_updates=False)
+        else:
+            await self.bot.delete_webhook(drop_pending_updates=False)
+            self._polling = asyncio.create_task(self.dispatcher.start_polling(
+                self.bot, handle_signals=False, close_bot_session=False
+            ))
+
+    async def stop(self) -> None:
+        if self._polling is not None and self.dispatcher is not None:
+            if not self._polling.done():
+                await self.dispatcher.stop_polling()
+            await asyncio.gather(self._polling, return_exceptions=True)
+            self._polling = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.bot is not None:
+            await self.bot.session.close()
+            self.bot = None

@@ -1,0 +1,32 @@
+"""Showing a screen: edit the message a button was pressed on, or send a new one."""
+
+from __future__ import annotations
+
+import html
+
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+
+
+def escape(text: str) -> str:
+    """User-supplied text inside our HTML messages."""
+    return html.escape(text, quote=False)
+
+
+async def show(
+    event: Message | CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None
+) -> None:
+    if isinstance(event, Message):
+        await event.answer(text, reply_markup=markup)
+        return
+    message = event.message
+    if isinstance(message, Message):
+        try:
+            await message.edit_text(text, reply_markup=markup)
+        except TelegramBadRequest as exc:
+            # Pressing the button of the screen already shown changes nothing; that is fine.
+            if "message is not modified" not in exc.message:
+                raise
+    else:  # the message is too old to edit: answer with a new one
+        await event.bot.send_message(event.from_user.id, text, reply_markup=markup)  # type: ignore[union-attr]
+    await event.answer()

@@ -1,0 +1,141 @@
+"""My accounts, and linking an exchange UID: choose exchange → enter UID → confirm.
+
+The flow's state lives in Redis (aiogram's RedisStorage); /cancel leaves it at any step.
+"""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+
+from bot import keyboards
+from bot.callbacks import LinkAction, LinkCB, MenuCB, Screen
+from handlers.filters import Registered
+from handlers.render import escape, show
+from services.accounts import AccountService, LinkOutcome
+from services.dto import AccountDTO, UserDTO
+from services.events import EventService
+from services.exchange_catalog import ExchangeCatalog
+from services.i18n import Translator
+from services.models import Platform
+
+router = Router(name="trader.accounts")
+router.message.filter(F.chat.type == "private", Registered())
+router.callback_query.filter(F.message.chat.type == "private", Registered())
+
+
+class LinkUid(StatesGroup):
+    choosing_exchange = State()
+    entering_uid = State()
+    confirming = State()
+
+
+def render_accounts(t: Translator, accounts: list[AccountDTO]) -> str:
+    if not accounts:
+        return t("accounts.title") + "\n\n" + t("accounts.empty")
+    lines = [t("accounts.title"), ""]
+    for account in accounts:
+        status = t(f"accounts.status.{account.status.value}")
+        lines.append(t("accounts.line", exchange=account.exchange_name, uid=account.uid,
+                       status=status))
+        if account.reject_reason:
+            lines.append("    " + t(f"accounts.reject.{account.reject_reason}"))
+    return "\n".join(lines)
+
+
+@router.callback_query(MenuCB.filter(F.screen == Screen.ACCOUNTS))
+async def on_accounts(
+    query: CallbackQuery, state: FSMContext, t: Translator, user: UserDTO,
+    accounts: AccountService, events: EventService,
+) -> None:
+    await state.clear()
+    await events.record("screen_viewed", user.id, Platform.BOT, screen="accounts")
+    await show(query, render_accounts(t, await accounts.list_for_user(user.id)),
+               keyboards.accounts(t))
+
+
+@router.callback_query(LinkCB.filter(F.action == LinkAction.START))
+async def on_link_start(
+    query: CallbackQuery, state: FSMContext, t: Translator, exchanges: ExchangeCatalog
+) -> None:
+    await state.set_state(LinkUid.choosing_exchange)
+    await show(query, t("link.choose_exchange"),
+               keyboards.link_pick_exchange(t, await exchanges.list()))
+
+
+@router.callback_query(LinkCB.filter(F.action == LinkAction.PICK))
+async def on_link_pick(
+    query: CallbackQuery, callback_data: LinkCB, state: FSMContext, t: Translator, user: UserDTO,
+    exchanges: ExchangeCatalog, events: EventService,
+) -> None:
+    exchange = await exchanges.get(callback_data.exchange_id)
+    if exchange is None or not exchange.enabled:
+        await query.answer(t("exchanges.unavailable"), show_alert=True)
+        return
+    await state.set_state(LinkUid.entering_uid)
+    await state.set_data({"exchange_id": exchange.id, "exchange_name": exchange.name})
+    await events.record("uid_link_started", user.id, Platform.BOT, exchange=exchange.id)
+    await show(query, t("link.enter_uid", name=exchange.name), keyboards.link_cancel(t))
+
+
+@router.message(LinkUid.entering_uid, F.text)
+async def on_uid_entered(
+    message: Message, state: FSMContext, t: Translator, user: UserDTO, accounts: AccountService,
+    events: EventService,
+) -> None:
+    data = await state.get_data()
+    check = accounts.check_uid(data["exchange_id"], message.text or "")
+    if check.uid is None:
+        await events.record("uid_link_invalid", user.id, Platform.BOT,
+                            exchange=data["exchange_id"], reason=check.reason)
+        text = t(f"link.invalid.{check.reason}", min=check.min_length, max=check.max_length)
+        await message.answer(text + "\n\n" + t("link.try_again"),
+                             reply_markup=keyboards.link_cancel(t))
+        return
+    await state.set_state(LinkUid.confirming)
+    await state.update_data(uid=check.uid)
+    await message.answer(
+        t("link.confirm", uid=escape(check.uid), name=data["exchange_name"]),
+        reply_markup=keyboards.link_confirm(t, data["exchange_id"]),
+    )
+
+
+@router.message(LinkUid.entering_uid)
+async def on_uid_not_text(message: Message, t: Translator) -> None:
+    await message.answer(t("link.send_text"), reply_markup=keyboards.link_cancel(t))
+
+
+@router.callback_query(LinkUid.confirming, LinkCB.filter(F.action == LinkAction.CONFIRM))
+async def on_link_confirm(
+    query: CallbackQuery, state: FSMContext, t: Translator, user: UserDTO,
+    accounts: AccountService, events: EventService,
+) -> None:
+    data = await state.get_data()
+    await state.clear()
+    result = await accounts.link(user.id, data["exchange_id"], data["uid"])
+    name = data["exchange_name"]
+    uid = escape(result.uid or data["uid"])
+    if result.outcome is LinkOutcome.LINKED:
+        text = t("link.done", uid=uid, name=name)
+    else:
+        await events.record(f"uid_link_{result.outcome.value}", user.id, Platform.BOT,
+                            exchange=data["exchange_id"])
+        text = t(f"link.outcome.{result.outcome.value}", uid=uid, name=name)
+    await show(query, text, keyboards.after_link(t))
+
+
+@router.callback_query(LinkCB.filter(F.action == LinkAction.CONFIRM))
+async def on_link_confirm_stale(query: CallbackQuery, t: Translator) -> None:
+    # A confirm button from a flow that was cancelled or finished already.
+    await query.answer(t("link.expired"), show_alert=True)
+
+
+@router.callback_query(LinkCB.filter(F.action == LinkAction.CANCEL))
+async def on_link_cancel(
+    query: CallbackQuery, state: FSMContext, t: Translator, user: UserDTO, events: EventService
+) -> None:
+    await state.clear()
+    await events.record("uid_link_cancelled", user.id, Platform.BOT)
+    await show(query, t("common.cancelled"), keyboards.after_link(t))

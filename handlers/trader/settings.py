@@ -1,0 +1,41 @@
+"""Settings: the language (English, Russian)."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.types import CallbackQuery
+
+from bot import keyboards
+from bot.callbacks import LanguageCB, MenuCB, Screen
+from handlers.filters import Registered
+from handlers.render import show
+from services.dto import UserDTO
+from services.events import EventService
+from services.i18n import Catalog, Translator
+from services.models import Platform
+from services.users import UserService
+
+router = Router(name="trader.settings")
+router.callback_query.filter(F.message.chat.type == "private", Registered())
+
+
+@router.callback_query(MenuCB.filter(F.screen == Screen.SETTINGS))
+async def on_settings(
+    query: CallbackQuery, t: Translator, user: UserDTO, events: EventService
+) -> None:
+    await events.record("screen_viewed", user.id, Platform.BOT, screen="settings")
+    await show(query, t("settings.title"), keyboards.settings(t, t.locale))
+
+
+@router.callback_query(LanguageCB.filter())
+async def on_language(
+    query: CallbackQuery, callback_data: LanguageCB, user: UserDTO, users: UserService,
+    i18n: Catalog,
+) -> None:
+    if callback_data.locale not in i18n.locales:
+        await query.answer()
+        return
+    await users.set_locale(user.id, callback_data.locale)
+    t = i18n.translator(callback_data.locale)  # answer in the language just chosen
+    await show(query, t("settings.title") + "\n\n" + t("settings.saved"),
+               keyboards.settings(t, callback_data.locale))

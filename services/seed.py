@@ -1,0 +1,29 @@
+"""Reference data a fresh installation starts with (applied by ``python -m bot migrate``)."""
+
+from __future__ import annotations
+
+from exchanges.registry import EXCHANGES, PRODUCT_EXCHANGES
+from services.exchange_catalog import ExchangeCatalog, ExchangeSeed
+from services.models import DataSource
+
+# Our affiliate code until an operator sets the real one per exchange in the admin screens.
+DEFAULT_REFERRAL_CODE = "CRYPTOREBATE"
+
+
+def exchange_seeds(referral_code: str = DEFAULT_REFERRAL_CODE) -> list[ExchangeSeed]:
+    seeds = []
+    for exchange_id in PRODUCT_EXCHANGES:
+        info = EXCHANGES[exchange_id]
+        seeds.append(ExchangeSeed(
+            id=info.id,
+            name=info.name,
+            link_template=info.link_template.replace("{code}", referral_code),
+            trader_share=info.trader_share,
+            data_source=DataSource(info.data_source),
+            api_verified=info.api_verified,
+        ))
+    return seeds
+
+
+async def seed_reference_data(catalog: ExchangeCatalog) -> int:
+    return await catalog.seed(exchange_seeds())

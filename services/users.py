@@ -1,0 +1,99 @@
+"""Traders and operators as the bot knows them: registration, lookup, language."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tortoise.exceptions import IntegrityError
+
+from services.dto import UserDTO
+from services.events import EventService
+from services.models import Platform, Role, SignupSource, User
+
+# /start src-<code>: the code's prefix says what kind of source it is (inf_cryptoguru, ch_news…).
+_SOURCE_PREFIXES = {
+    "inf": SignupSource.INFLUENCER,
+    "ch": SignupSource.CHANNEL,
+    "ad": SignupSource.PAID,
+    "ref": SignupSource.REFERRAL,
+}
+_PAYLOAD_RE = re.compile(r"^src-([A-Za-z0-9_-]{1,60})$")
+
+
+@dataclass(frozen=True)
+class TelegramProfile:
+    id: int
+    username: str | None
+    first_name: str
+    language_code: str | None
+
+
+def parse_signup_payload(payload: str | None) -> tuple[SignupSource, str | None]:
+    """The signup source of a /start deep link; anything unrecognised counts as organic."""
+    if not payload:
+        return SignupSource.ORGANIC, None
+    match = _PAYLOAD_RE.match(payload.strip())
+    if not match:
+        return SignupSource.ORGANIC, None
+    code = match.group(1)
+    prefix = re.split(r"[_-]", code, maxsplit=1)[0].lower()
+    return _SOURCE_PREFIXES.get(prefix, SignupSource.OTHER), code
+
+
+def to_dto(user: User) -> UserDTO:
+    return UserDTO(
+        id=user.id,
+        username=user.username,
+        first_name=user.first_name,
+        telegram_language=user.telegram_language,
+        locale=user.locale,
+        role=Role(user.role),
+        signup_source=SignupSource(user.signup_source),
+        signup_code=user.signup_code,
+        is_banned=user.is_banned,
+        created_at=user.created_at,
+    )
+
+
+class UserService:
+    def __init__(self, events: EventService, admin_ids: frozenset[int] = frozenset()):
+        self._events = events
+        self._admin_ids = admin_ids
+
+    async def get(self, user_id: int) -> UserDTO | None:
+        user = await User.get_or_none(id=user_id)
+        return to_dto(user) if user else None
+
+    async def register(
+        self, profile: TelegramProfile, payload: str | None, platform: Platform = Platform.BOT
+    ) -> tuple[UserDTO, bool]:
+        """Register once; a second /start returns the existing user unchanged."""
+        existing = await User.get_or_none(id=profile.id)
+        if existing is not None:
+            return to_dto(existing), False
+        source, code = parse_signup_payload(payload)
+        role = Role.ADMIN if profile.id in self._admin_ids else Role.TRADER
+        try:
+            user = await User.create(
+                id=profile.id,
+                username=profile.username,
+                first_name=profile.first_name[:128],
+                telegram_language=profile.language_code,
+                role=role,
+                signup_source=source,
+                signup_code=code,
+            )
+        except IntegrityError:
+            # Two updates of a brand-new user raced; the other one registered them.
+            return to_dto(await User.get(id=profile.id)), False
+        await self._events.record(
+            "signup", user.id, platform, source=source.value, code=code,
+            language=profile.language_code,
+        )
+        return to_dto(user), True
+
+    async def set_locale(self, user_id: int, locale: str | None) -> UserDTO:
+        await User.filter(id=user_id).update(locale=locale)
+        await self._events.record("language_changed", user_id, Platform.BOT, locale=locale)
+        return to_dto(await User.get(id=user_id))
