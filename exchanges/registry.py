@@ -56,12 +56,14 @@ PRODUCT_EXCHANGES = [ex for ex, info in EXCHANGES.items() if info.in_product]
 
 def _adapter_classes() -> dict[str, type[AffiliateSource]]:
     # Imported here so that reading the registry never imports ccxt.
+    from exchanges.adapters.bitget import BitgetSource
     from exchanges.adapters.bybit import BybitSource
     from exchanges.adapters.okx import OkxSource
 
     classes: list[type[AffiliateSource]] = [
         BybitSource,
         OkxSource,
+        BitgetSource,
     ]
     return {cls.exchange_id: cls for cls in classes}
 
