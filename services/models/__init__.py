@@ -3,16 +3,33 @@
 from services.models.accounts import AccountStatus, ExchangeAccount
 from services.models.events import Event, Platform
 from services.models.exchanges import DataSource, Exchange
+from services.models.notifications import Notification, NotificationStatus
+from services.models.sync import (
+    CommissionRecord,
+    CommissionRevision,
+    RecordOrigin,
+    SyncRun,
+    SyncRunStatus,
+    SyncState,
+)
 from services.models.users import Role, SignupSource, User
 
 __all__ = [
     "AccountStatus",
+    "CommissionRecord",
+    "CommissionRevision",
     "DataSource",
     "Event",
     "Exchange",
-    "Platform",
     "ExchangeAccount",
+    "Notification",
+    "NotificationStatus",
+    "Platform",
+    "RecordOrigin",
     "Role",
     "SignupSource",
+    "SyncRun",
+    "SyncRunStatus",
+    "SyncState",
     "User",
 ]

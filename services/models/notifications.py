@@ -1,0 +1,39 @@
+"""The notification outbox: services write rows here; a worker job delivers them to Telegram at
+its rate limits. Nothing calls Telegram from a service."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class NotificationStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # permanently: the chat blocked the bot, or it does not exist
+
+
+class Notification(Model):
+    id = fields.BigIntField(primary_key=True)
+    # Makes writing a notification idempotent: "uid_verified:{account_id}", "digest:{user}:{day}".
+    dedupe_key = fields.CharField(max_length=128, unique=True)
+    chat_id = fields.BigIntField()
+    user_id = fields.BigIntField(null=True)
+    kind = fields.CharField(max_length=32)
+    # Rendered at delivery time in the user's language then: a catalog key and its parameters.
+    text_key = fields.CharField(max_length=64)
+    params: dict[str, object] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    silent = fields.BooleanField(default=False)
+    status = fields.CharEnumField(NotificationStatus, max_length=8,
+                                  default=NotificationStatus.PENDING)
+    attempts = fields.IntField(default=0)
+    not_before = fields.DatetimeField(null=True)
+    last_error = fields.CharField(max_length=200, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "notifications"
+        indexes = (("status", "not_before"),)
