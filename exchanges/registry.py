@@ -58,12 +58,14 @@ def _adapter_classes() -> dict[str, type[AffiliateSource]]:
     # Imported here so that reading the registry never imports ccxt.
     from exchanges.adapters.bitget import BitgetSource
     from exchanges.adapters.bybit import BybitSource
+    from exchanges.adapters.mexc import MexcSource
     from exchanges.adapters.okx import OkxSource
 
     classes: list[type[AffiliateSource]] = [
         BybitSource,
         OkxSource,
         BitgetSource,
+        MexcSource,
     ]
     return {cls.exchange_id: cls for cls in classes}
 

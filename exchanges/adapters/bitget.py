@@ -10,18 +10,17 @@ before); we ask 30-day windows, which works under either rule. Invitees come fro
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from exchanges.adapters.ccxt_base import (
-    CcxtSource, day_end_ms, day_start_ms, from_ms, to_ms, windows,
+    CcxtSource, from_ms, settlement_day, settlement_window_ms, to_ms, windows,
 )
 from exchanges.base import Capabilities, CommissionRow, Invitee, make_row
 
 WINDOW_DAYS = 30
 PAGE_LIMIT = 1000  # documented maximum for both endpoints
-UTC8 = timedelta(hours=8)
 
 
 def _product(product_type: Any) -> str:
@@ -29,12 +28,6 @@ def _product(product_type: Any) -> str:
     if "futures" in text or "mix" in text or "swap" in text:
         return "futures"
     return "spot" if text in ("", "spot") else text
-
-
-def _day(stamp: datetime) -> date:
-    # `date` is the settlement day's midnight in UTC+8 (16:00 UTC the day before); shifting by
-    # 8 h lands on the right UTC date whether Bitget stamps UTC+8 or UTC midnight.
-    return (stamp + UTC8).date()
 
 
 class BitgetSource(CcxtSource):
@@ -76,11 +69,8 @@ class BitgetSource(CcxtSource):
             lambda: [Decimal(0)] * 3
         )
         for first, last in windows(start, end, WINDOW_DAYS):
-            params: dict[str, Any] = {
-                "startTime": day_start_ms(first) - int(UTC8.total_seconds() * 1000),
-                "endTime": day_end_ms(last) - int(UTC8.total_seconds() * 1000),
-                "limit": PAGE_LIMIT,
-            }
+            start_ms, end_ms = settlement_window_ms(first, last)
+            params: dict[str, Any] = {"startTime": start_ms, "endTime": end_ms, "limit": PAGE_LIMIT}
             while True:
                 response = await self._call("privateBrokerGetV2BrokerCustomerCommissions", params)
                 data = self._dict(response, "data")
@@ -89,7 +79,7 @@ class BitgetSource(CcxtSource):
                     stamp = from_ms(line.get("date"))
                     if stamp is None:
                         raise self._malformed("commissionList[].date")
-                    key = (str(line["uid"]), _day(stamp), _product(line.get("productType")),
+                    key = (str(line["uid"]), settlement_day(stamp), _product(line.get("productType")),
                            str(line.get("coin") or "USDT"))
                     slot = sums[key]
                     slot[0] += self._decimal(line.get("dealAmount")) or 0

@@ -181,6 +181,24 @@ def from_ms(value: Any) -> datetime | None:
         return None
 
 
+UTC8 = timedelta(hours=8)
+
+
+def settlement_day(stamp: datetime) -> date:
+    """UTC day of a day stamp from an exchange that settles on UTC+8 (Bitget, MEXC).
+
+    Such a stamp is the day's midnight in UTC+8 (16:00 UTC the day before); shifting by 8 h
+    lands on the right date whether the exchange stamps UTC+8 or UTC midnight.
+    """
+    return (stamp + UTC8).date()
+
+
+def settlement_window_ms(first: date, last: date) -> tuple[int, int]:
+    """[start, end] in ms covering days first..last under either stamping (see above)."""
+    shift = int(UTC8.total_seconds() * 1000)
+    return day_start_ms(first) - shift, day_end_ms(last) - shift
+
+
 def days(start: datetime, end: datetime) -> Iterator[date]:
     """Every UTC day from start's day to end's day, inclusive."""
     day, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()

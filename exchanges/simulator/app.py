@@ -26,13 +26,14 @@ from aiohttp import web
 
 from exchanges.simulator.dataset import Dataset
 from exchanges.simulator.faults import Faults
-from exchanges.simulator.venues import bitget, bybit, okx
+from exchanges.simulator.venues import bitget, bybit, mexc, okx
 from exchanges.simulator.venues.common import Handler, ParamError, Venue, money
 
 VENUE_CLASSES: list[type[Venue]] = [
     bybit.Bybit,
     okx.Okx,
     bitget.Bitget,
+    mexc.Mexc,
 ]
 SIMULATED_EXCHANGES = [cls.id for cls in VENUE_CLASSES]
 
