@@ -56,6 +56,7 @@ PRODUCT_EXCHANGES = [ex for ex, info in EXCHANGES.items() if info.in_product]
 
 def _adapter_classes() -> dict[str, type[AffiliateSource]]:
     # Imported here so that reading the registry never imports ccxt.
+    from exchanges.adapters.bingx import BingXSource
     from exchanges.adapters.bitget import BitgetSource
     from exchanges.adapters.bybit import BybitSource
     from exchanges.adapters.mexc import MexcSource
@@ -66,6 +67,7 @@ def _adapter_classes() -> dict[str, type[AffiliateSource]]:
         OkxSource,
         BitgetSource,
         MexcSource,
+        BingXSource,
     ]
     return {cls.exchange_id: cls for cls in classes}
 

@@ -26,7 +26,7 @@ from aiohttp import web
 
 from exchanges.simulator.dataset import Dataset
 from exchanges.simulator.faults import Faults
-from exchanges.simulator.venues import bitget, bybit, mexc, okx
+from exchanges.simulator.venues import bingx, bitget, bybit, mexc, okx
 from exchanges.simulator.venues.common import Handler, ParamError, Venue, money
 
 VENUE_CLASSES: list[type[Venue]] = [
@@ -34,6 +34,7 @@ VENUE_CLASSES: list[type[Venue]] = [
     okx.Okx,
     bitget.Bitget,
     mexc.Mexc,
+    bingx.BingX,
 ]
 SIMULATED_EXCHANGES = [cls.id for cls in VENUE_CLASSES]
 
