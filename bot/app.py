@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiogram import Bot, Dispatcher
@@ -90,8 +90,9 @@ def create_dispatcher(
         state_ttl=FSM_STATE_TTL_SECONDS,
         data_ttl=FSM_STATE_TTL_SECONDS,
     )
-    dispatcher = Dispatcher(storage=storage, i18n=i18n, settings=settings,
-                            **services.as_workflow_data())
+    dispatcher = Dispatcher(storage=storage)
+    # Handlers receive these by parameter name (``users: UserService``, ``i18n: Catalog`` …).
+    dispatcher.workflow_data.update(i18n=i18n, settings=settings, **services.as_workflow_data())
     dispatcher.update.outer_middleware(FloodControlMiddleware(
         redis, settings.flood_limit, settings.flood_window_seconds, redis_prefix
     ))
@@ -125,7 +126,6 @@ class Infrastructure:
     redis_url: str
     redis: Redis
     embedded: EmbeddedServices | None = None
-    closers: list[object] = field(default_factory=list)
 
     async def close(self) -> None:
         await self.redis.aclose()

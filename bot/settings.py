@@ -107,14 +107,14 @@ def _exchange_settings(environ: Mapping[str, str]) -> dict[str, ExchangeCredenti
     return result
 
 
-def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-    """Build Settings once; turn pydantic's report into one line that names the setting."""
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings once; turn pydantic's report into one line that names the setting.
+
+    With ``environ`` given (tests), only those values count: no process environment, no .env.
+    """
     env = dict(os.environ if environ is None else environ)
     try:
-        if environ is not None:
-            settings = Settings(_env_file=None, **_lowercase(env), **overrides)  # type: ignore[call-arg]
-        else:
-            settings = Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings.model_validate(_lowercase(env)) if environ is not None else Settings()
     except ValidationError as exc:
         error = exc.errors()[0]
         name = str(error["loc"][0]).upper() if error["loc"] else "settings"
@@ -125,4 +125,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
 
 def _lowercase(env: Mapping[str, str]) -> dict[str, str]:
     fields = Settings.model_fields
-    return {k.lower(): v for k, v in env.items() if k.lower() in fields and k.lower() != "exchanges"}
+    return {
+        key.lower(): value for key, value in env.items()
+        if key.lower() in fields and key.lower() != "exchanges"
+    }

@@ -53,7 +53,7 @@ class ExchangeCatalog:
 
     async def seed(self, seeds: Iterable[ExchangeSeed]) -> int:
         """Insert the exchanges that are missing; never overwrite what operators changed."""
-        existing = set(await Exchange.all().values_list("id", flat=True))
+        existing = {exchange.id for exchange in await Exchange.all().only("id")}
         added = 0
         for position, seed in enumerate(seeds):
             if seed.id in existing:

@@ -16,10 +16,10 @@ class ExchangeAccount(Model):
     """A trader's UID on an exchange. A UID belongs to one trader only (unique per exchange)."""
 
     id = fields.BigIntField(primary_key=True)
-    user: fields.ForeignKeyRelation[object] = fields.ForeignKeyField(
+    user: fields.ForeignKeyRelation[Model] = fields.ForeignKeyField(
         "models.User", related_name="accounts", on_delete=fields.RESTRICT
     )
-    exchange: fields.ForeignKeyRelation[object] = fields.ForeignKeyField(
+    exchange: fields.ForeignKeyRelation[Model] = fields.ForeignKeyField(
         "models.Exchange", related_name="accounts", on_delete=fields.RESTRICT
     )
     uid = fields.CharField(max_length=64)

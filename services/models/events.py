@@ -20,7 +20,7 @@ class Event(Model):
     name = fields.CharField(max_length=48)
     user_id = fields.BigIntField(null=True)
     platform = fields.CharEnumField(Platform, max_length=8)
-    properties: dict[str, object] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    properties: dict[str, object] = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

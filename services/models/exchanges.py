@@ -27,7 +27,8 @@ class Exchange(Model):
     min_withdrawal = fields.DecimalField(max_digits=20, decimal_places=8, default=0)
     sync_interval_minutes = fields.IntField(default=240)
     data_source = fields.CharEnumField(DataSource, max_length=8, default=DataSource.API)
-    # False for adapters built from thin public docs (HTX, Weex) until checked against the real API.
+    # False for adapters built from thin public docs (HTX, Weex) until checked against the
+    # real API.
     api_verified = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

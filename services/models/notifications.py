@@ -24,7 +24,7 @@ class Notification(Model):
     kind = fields.CharField(max_length=32)
     # Rendered at delivery time in the user's language then: a catalog key and its parameters.
     text_key = fields.CharField(max_length=64)
-    params: dict[str, object] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    params: dict[str, object] = fields.JSONField(default=dict)
     silent = fields.BooleanField(default=False)
     status = fields.CharEnumField(NotificationStatus, max_length=8,
                                   default=NotificationStatus.PENDING)

@@ -75,7 +75,8 @@ async def test_russian_from_telegram_language(db, dispatcher, bot) -> None:
 
 async def test_exchanges_card_and_existing_account(db, dispatcher, bot, alice) -> None:
     await send(dispatcher, bot, message_update(alice, "/start"))
-    text = await send(dispatcher, bot, callback_update(alice, MenuCB(screen=Screen.EXCHANGES).pack()))
+    exchanges_menu = MenuCB(screen=Screen.EXCHANGES).pack()
+    text = await send(dispatcher, bot, callback_update(alice, exchanges_menu))
     assert "Exchanges & links" in text
     labels = buttons(bot)
     assert len([label for label in labels if "%" in label]) == 11
@@ -94,7 +95,8 @@ async def test_exchanges_card_and_existing_account(db, dispatcher, bot, alice) -
 
 async def test_link_uid_flow(db, dispatcher, bot, alice) -> None:
     await send(dispatcher, bot, message_update(alice, "/start"))
-    text = await send(dispatcher, bot, callback_update(alice, LinkCB(action=LinkAction.START).pack()))
+    start = LinkCB(action=LinkAction.START).pack()
+    text = await send(dispatcher, bot, callback_update(alice, start))
     assert "On which exchange" in text
     pick = LinkCB(action=LinkAction.PICK, exchange_id="okx").pack()
     text = await send(dispatcher, bot, callback_update(alice, pick))
@@ -118,7 +120,8 @@ async def test_link_uid_flow(db, dispatcher, bot, alice) -> None:
     assert "expired" in text
     assert await ExchangeAccount.filter(uid="55667788").count() == 1
 
-    text = await send(dispatcher, bot, callback_update(alice, MenuCB(screen=Screen.ACCOUNTS).pack()))
+    accounts_menu = MenuCB(screen=Screen.ACCOUNTS).pack()
+    text = await send(dispatcher, bot, callback_update(alice, accounts_menu))
     assert "OKX: <code>55667788</code> — ⏳ pending check" in text
 
 
@@ -176,5 +179,6 @@ async def test_message_before_start_registers_organic(db, dispatcher, bot, alice
 
 async def test_balance_is_an_explained_empty_state(db, dispatcher, bot, alice) -> None:
     await send(dispatcher, bot, message_update(alice, "/start"))
-    text = await send(dispatcher, bot, callback_update(alice, MenuCB(screen=Screen.BALANCE).pack()))
+    balance = MenuCB(screen=Screen.BALANCE).pack()
+    text = await send(dispatcher, bot, callback_update(alice, balance))
     assert "no earnings yet" in text

@@ -26,13 +26,13 @@ class RecordingSession(BaseSession):
         self._message_ids = itertools.count(1000)
 
     async def make_request(
-        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
+        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None  # noqa: ASYNC109
     ) -> TelegramType:
         self.calls.append(method)
         name = type(method).__name__
         if name in ("SendMessage", "EditMessageText"):
             chat_id = getattr(method, "chat_id", None) or 0
-            message = Message(
+            return Message(
                 message_id=getattr(method, "message_id", None) or next(self._message_ids),
                 date=datetime.now(UTC),
                 chat=Chat(id=int(chat_id), type="private"),
@@ -40,7 +40,6 @@ class RecordingSession(BaseSession):
                 text=method.text,  # type: ignore[attr-defined]
                 reply_markup=getattr(method, "reply_markup", None),
             )
-            return message  # type: ignore[return-value]
         if name == "GetMe":
             return BOT_USER  # type: ignore[return-value]
         return True  # type: ignore[return-value]
@@ -52,8 +51,9 @@ class RecordingSession(BaseSession):
         yield b""
 
     def texts(self) -> list[str]:
+        shown = ("SendMessage", "EditMessageText", "AnswerCallbackQuery")
         return [getattr(call, "text", "") or "" for call in self.calls
-                if type(call).__name__ in ("SendMessage", "EditMessageText", "AnswerCallbackQuery")]
+                if type(call).__name__ in shown]
 
     def clear(self) -> None:
         self.calls.clear()
