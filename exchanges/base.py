@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import ClassVar
 
 USDT = "USDT"
 # Stable coins counted 1:1 with USDT when an exchange reports money in them.
@@ -59,8 +60,8 @@ class Capabilities:
 class AffiliateSource(ABC):
     """Reads our affiliate data from one exchange."""
 
-    exchange_id: str
-    capabilities: Capabilities
+    exchange_id: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
 
     @abstractmethod
     async def list_invitees(self, since: datetime | None = None) -> list[Invitee]:

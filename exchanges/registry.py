@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from exchanges.base import UID_PATTERNS, AffiliateSource
+
+if TYPE_CHECKING:
+    from exchanges.adapters.ccxt_base import CcxtSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +49,8 @@ EXCHANGES: dict[str, ExchangeInfo] = {
         _info("bitmart", "BitMart", "csv", "https://www.bitmart.com/register-referral?r={code}"),
         _info("okx", "OKX", "api", "https://www.okx.com/join/{code}"),
         _info("kucoin", "KuCoin", "api", "https://www.kucoin.com/r/af/{code}"),
-        _info("htx", "HTX", "api", "https://www.htx.com/invite/en-us/1f?invite_code={code}", False),
+        _info("htx", "HTX", "api", "https://www.htx.com/invite/en-us/1f?invite_code={code}",
+              verified=False),
         _info("blofin", "BloFin", "api", "https://blofin.com/register?referral_code={code}"),
         _info("gate", "Gate", "api", "https://www.gate.com/signup?ref={code}", in_product=False),
     )
@@ -54,7 +58,7 @@ EXCHANGES: dict[str, ExchangeInfo] = {
 PRODUCT_EXCHANGES = [ex for ex, info in EXCHANGES.items() if info.in_product]
 
 
-def _adapter_classes() -> dict[str, type[AffiliateSource]]:
+def _adapter_classes() -> dict[str, type[CcxtSource]]:
     # Imported here so that reading the registry never imports ccxt.
     from exchanges.adapters.bingx import BingXSource
     from exchanges.adapters.bitget import BitgetSource
@@ -62,7 +66,7 @@ def _adapter_classes() -> dict[str, type[AffiliateSource]]:
     from exchanges.adapters.mexc import MexcSource
     from exchanges.adapters.okx import OkxSource
 
-    classes: list[type[AffiliateSource]] = [
+    classes: list[type[CcxtSource]] = [
         BybitSource,
         OkxSource,
         BitgetSource,

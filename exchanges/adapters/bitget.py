@@ -15,7 +15,12 @@ from decimal import Decimal
 from typing import Any
 
 from exchanges.adapters.ccxt_base import (
-    CcxtSource, from_ms, settlement_day, settlement_window_ms, to_ms, windows,
+    CcxtSource,
+    from_ms,
+    settlement_day,
+    settlement_window_ms,
+    to_ms,
+    windows,
 )
 from exchanges.base import Capabilities, CommissionRow, Invitee, make_row
 
@@ -70,7 +75,9 @@ class BitgetSource(CcxtSource):
         )
         for first, last in windows(start, end, WINDOW_DAYS):
             start_ms, end_ms = settlement_window_ms(first, last)
-            params: dict[str, Any] = {"startTime": start_ms, "endTime": end_ms, "limit": PAGE_LIMIT}
+            params: dict[str, Any] = {
+                "startTime": start_ms, "endTime": end_ms, "limit": PAGE_LIMIT,
+            }
             while True:
                 response = await self._call("privateBrokerGetV2BrokerCustomerCommissions", params)
                 data = self._dict(response, "data")
@@ -79,8 +86,9 @@ class BitgetSource(CcxtSource):
                     stamp = from_ms(line.get("date"))
                     if stamp is None:
                         raise self._malformed("commissionList[].date")
-                    key = (str(line["uid"]), settlement_day(stamp), _product(line.get("productType")),
-                           str(line.get("coin") or "USDT"))
+                    product = _product(line.get("productType"))
+                    coin = str(line.get("coin") or "USDT")
+                    key = (str(line["uid"]), settlement_day(stamp), product, coin)
                     slot = sums[key]
                     slot[0] += self._decimal(line.get("dealAmount")) or 0
                     slot[1] += self._decimal(line.get("fee")) or 0

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import ccxt.async_support as ccxt
 
-from exchanges.base import AffiliateSource, Capabilities, Invitee
+from exchanges.base import AffiliateSource, Invitee
 from exchanges.errors import PermanentError, map_ccxt_error, parse_retry_after, with_retries
 
 log = logging.getLogger(__name__)
@@ -48,9 +48,7 @@ def point_to(exchange: Any, base_url: str) -> None:
 class CcxtSource(AffiliateSource):
     """Base of all ccxt-backed adapters. Subclasses set the class attributes and parse."""
 
-    exchange_id: ClassVar[str]
     ccxt_id: ClassVar[str]
-    capabilities: ClassVar[Capabilities]
 
     def __init__(
         self,

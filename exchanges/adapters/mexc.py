@@ -15,7 +15,12 @@ from decimal import Decimal
 from typing import Any
 
 from exchanges.adapters.ccxt_base import (
-    CcxtSource, from_ms, settlement_day, settlement_window_ms, to_ms, windows,
+    CcxtSource,
+    from_ms,
+    settlement_day,
+    settlement_window_ms,
+    to_ms,
+    windows,
 )
 from exchanges.base import Capabilities, CommissionRow, Invitee, make_row
 

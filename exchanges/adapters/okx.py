@@ -13,7 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from exchanges.adapters.ccxt_base import (
-    CcxtSource, day_end_ms, day_start_ms, days, from_ms,
+    CcxtSource,
+    day_end_ms,
+    day_start_ms,
+    days,
+    from_ms,
 )
 from exchanges.base import Capabilities, CommissionRow, Invitee, make_row
 from exchanges.errors import PermanentError

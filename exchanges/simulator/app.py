@@ -6,8 +6,9 @@ paths after that prefix, e.g. `/okx/api/v5/affiliate/invitee/list`.
 Control endpoints (not part of any exchange):
 * `GET  /_sim/health`
 * `GET  /_sim/faults` - current switches
-* `POST /_sim/faults` - `{"exchange": "okx", "rate_limit": 2, "retry_after": 0.5, "server_error": 0,
-  "slow": 0, "slow_seconds": 5, "malformed": 0, "auth_fail": false}` (any subset) or
+* `POST /_sim/faults` - `{"exchange": "okx", "rate_limit": 2, "retry_after": 0.5,
+  "server_error": 0, "slow": 0, "slow_seconds": 5, "malformed": 0, "auth_fail": false}`
+  (any subset) or
   `{"exchange": "okx", "reset": true}`; without "exchange", "reset" clears every exchange
 * `POST /_sim/invitees` - `{"exchange": "okx", "uid": "...", "registered_at": ISO-8601,
   "activity": [{"day": "YYYY-MM-DD", "product": "spot", "volume": "100", "fee": "0.1",
@@ -140,7 +141,11 @@ async def _add_invitee(request: web.Request) -> web.Response:
     except (KeyError, ValueError, ArithmeticError) as exc:
         raise web.HTTPBadRequest(text=f"bad invitee: {exc}") from exc
     return web.json_response(
-        {"exchange": exchange, "uid": trader.uid, "registered_at": trader.registered_at.isoformat()}
+        {
+            "exchange": exchange,
+            "uid": trader.uid,
+            "registered_at": trader.registered_at.isoformat(),
+        }
     )
 
 

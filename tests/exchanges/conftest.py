@@ -1,4 +1,5 @@
 """Fixtures: the exchange simulator on 127.0.0.1 (random port) and adapters pointed at it."""
+# ruff: noqa: E402 - the path fix below must run before the project imports
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import pytest  # noqa: E402
+import pytest
 from aiohttp.test_utils import TestServer
 
 from exchanges.base import AffiliateSource

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 
 import pytest
 from conftest import END_DAY, Sim
@@ -72,7 +73,7 @@ async def test_runtime_invitee_appears(
 ) -> None:
     source = make_source(exchange)
     trader = sim.dataset.add_trader(exchange)
-    sim.dataset.add_activity(exchange, trader.uid, END_DAY, "spot", __import__("decimal").Decimal("1000"))
+    sim.dataset.add_activity(exchange, trader.uid, END_DAY, "spot", Decimal("1000"))
     found = await source.check_uid(trader.uid)
     assert found is not None
     rows = await source.fetch_commissions(utc(END_DAY), utc(END_DAY))

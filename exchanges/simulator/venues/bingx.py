@@ -19,7 +19,14 @@ from typing import Any
 from aiohttp import web
 
 from exchanges.simulator.venues.common import (
-    Handler, ParamError, Venue, day_ms, int_param, money, ms, now_ms,
+    Handler,
+    ParamError,
+    Venue,
+    day_ms,
+    int_param,
+    money,
+    ms,
+    now_ms,
 )
 
 MAX_RANGE_MS = 30 * 86_400_000

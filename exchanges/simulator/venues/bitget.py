@@ -18,7 +18,14 @@ from aiohttp import web
 
 from exchanges.simulator.dataset import q8
 from exchanges.simulator.venues.common import (
-    Handler, ParamError, Venue, day_ms, int_param, money, ms, now_ms,
+    Handler,
+    ParamError,
+    Venue,
+    day_ms,
+    int_param,
+    money,
+    ms,
+    now_ms,
 )
 
 MAX_RANGE_MS = 90 * 86_400_000
@@ -38,7 +45,9 @@ class Bitget(Venue):
         ]
 
     def ok(self, data: Any, **extra: Any) -> web.Response:
-        return self.json({"code": "00000", "msg": "success", "requestTime": now_ms(), "data": data})
+        return self.json(
+            {"code": "00000", "msg": "success", "requestTime": now_ms(), "data": data}
+        )
 
     def error(self, code: str, message: str, status: int = 200) -> web.Response:
         return self.json(
@@ -89,7 +98,8 @@ class Bitget(Venue):
         start, end = int_param(request, "startTime"), int_param(request, "endTime")
         if start is None or end is None:
             yesterday = self.data.end_day
-            start, end = day_ms(yesterday) - UTC8_MS, day_ms(yesterday + timedelta(1)) - UTC8_MS - 1
+            start = day_ms(yesterday) - UTC8_MS
+            end = day_ms(yesterday + timedelta(days=1)) - UTC8_MS - 1
         if end < start or end - start > MAX_RANGE_MS:
             raise ParamError("startTime/endTime range must be within 90 days")
         before = int_param(request, "idLessThan")

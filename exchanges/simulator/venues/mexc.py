@@ -11,14 +11,20 @@ pageSize (default 10; default window T-7..T). Envelope `{"success": true, "code"
 from __future__ import annotations
 
 import math
-
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
 
 from exchanges.simulator.venues.common import (
-    Handler, ParamError, Venue, day_ms, int_param, money, ms, now_ms,
+    Handler,
+    ParamError,
+    Venue,
+    day_ms,
+    int_param,
+    money,
+    ms,
+    now_ms,
 )
 
 MAX_RANGE_MS = 30 * 86_400_000
@@ -97,12 +103,12 @@ class Mexc(Venue):
                 }
             )
         chunk = rows[(page - 1) * size : page * size]
+        total_commission = sum((Decimal(str(r["commission"])) for r in rows), Decimal(0))
+        total_volume = sum((Decimal(str(r["usdtAmount"])) for r in rows), Decimal(0))
         return self.ok(
             {
-                "totalCommissionUsdtAmount": money(sum((Decimal(r["commission"]) for r in rows),
-                                                       Decimal(0))),
-                "totalTradeUsdtAmount": money(sum((Decimal(r["usdtAmount"]) for r in rows),
-                                                  Decimal(0))),
+                "totalCommissionUsdtAmount": money(total_commission),
+                "totalTradeUsdtAmount": money(total_volume),
                 "pageSize": size,
                 "totalCount": len(rows),
                 "totalPage": max(1, math.ceil(len(rows) / size)),

@@ -17,7 +17,15 @@ from aiohttp import web
 
 from exchanges.simulator.dataset import SimTrader
 from exchanges.simulator.venues.common import (
-    Handler, ParamError, Venue, day_ms, int_param, money, ms, ms_to_day, now_ms,
+    Handler,
+    ParamError,
+    Venue,
+    day_ms,
+    int_param,
+    money,
+    ms,
+    ms_to_day,
+    now_ms,
 )
 
 MAX_CUSTOM_MS = 90 * 86_400_000
@@ -80,7 +88,9 @@ class Okx(Venue):
             raise ParamError("periodType")
         return end_day - timedelta(days=lengths[period] - 1), end_day
 
-    def _row(self, t: SimTrader, vol: Decimal, fee: Decimal, commission: Decimal) -> dict[str, Any]:
+    def _row(
+        self, t: SimTrader, vol: Decimal, fee: Decimal, commission: Decimal
+    ) -> dict[str, Any]:
         return {
             "uid": t.uid,
             "country": "",
