@@ -1,0 +1,83 @@
+"""The web process's HTTP side: /healthz, the tracked redirect, /metrics, the webhook (secret
+checked, updates de-duplicated by update_id)."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.app import Services
+from services.models import Event
+from tests.support.mocked_bot import MockedBot
+from tests.support.updates import message_update, tg_user
+from webapp.app import WEBHOOK_PATH, WebDeps, create_web_app
+
+SECRET = "webhook-secret-123"
+
+
+@pytest.fixture
+async def client(db, redis, redis_prefix, services: Services, dispatcher, bot: MockedBot):  # type: ignore[no-untyped-def]
+    app = create_web_app(WebDeps(redis=redis, referrals=services.referrals,
+                                 redis_prefix=redis_prefix, bot=bot, dispatcher=dispatcher,
+                                 webhook_secret=SECRET))
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client
+
+
+async def test_healthz_reports_postgres_and_redis(client: TestClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status == 200
+    assert await response.json() == {"status": "ok", "postgres": "ok", "redis": "ok"}
+
+
+async def test_tracked_redirect_records_the_click(client: TestClient, services: Services) -> None:
+    url = services.referrals.tracked_url("okx", 123456)
+    path = url[url.index("/r/"):]
+    response = await client.get(path, allow_redirects=False)
+    assert response.status == 302
+    assert response.headers["Location"] == "https://www.okx.com/join/CRYPTOREBATE"
+    event = await Event.get(name="link_opened")
+    assert event.user_id == 123456 and event.properties["exchange"] == "okx"
+
+
+@pytest.mark.parametrize("path", ["/r/okx-2n9c-000000000000", "/r/nonsense", "/r/a-b-c-d"])
+async def test_forged_or_broken_codes_are_404(client: TestClient, path: str) -> None:
+    response = await client.get(path, allow_redirects=False)
+    assert response.status == 404
+    assert await Event.filter(name="link_opened").count() == 0
+
+
+async def test_metrics_are_exposed(client: TestClient) -> None:
+    response = await client.get("/metrics")
+    assert response.status == 200
+    assert "bot_handler_duration_seconds" in await response.text()
+
+
+async def test_webhook_requires_the_secret(client: TestClient, bot: MockedBot) -> None:
+    update = message_update(tg_user(70001), "/start")
+    body = update.model_dump(mode="json", exclude_none=True)
+    response = await client.post(WEBHOOK_PATH, json=body)
+    assert response.status == 403
+    response = await client.post(WEBHOOK_PATH, json=body,
+                                 headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"})
+    assert response.status == 403
+    assert bot.session.calls == []
+
+
+async def test_webhook_handles_each_update_once(client: TestClient, bot: MockedBot) -> None:
+    update = message_update(tg_user(70002), "/start src-ad_spring")
+    body = update.model_dump(mode="json", exclude_none=True)
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    for _ in range(3):  # Telegram re-sends when it did not see a 200 in time
+        response = await client.post(WEBHOOK_PATH, json=body, headers=headers)
+        assert response.status == 200
+    sent = [call for call in bot.session.calls if type(call).__name__ == "SendMessage"]
+    assert len(sent) == 1 and "Welcome" in sent[0].text
+    assert await Event.filter(name="command_start", user_id=70002).count() == 1
+
+
+async def test_webhook_rejects_malformed_updates(client: TestClient) -> None:
+    response = await client.post(WEBHOOK_PATH, data=b"{not json",
+                                 headers={"X-Telegram-Bot-Api-Secret-Token": SECRET,
+                                          "Content-Type": "application/json"})
+    assert response.status == 400
