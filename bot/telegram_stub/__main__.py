@@ -30,7 +30,10 @@ def main(argv: list[str] | None = None) -> None:
         "chat page: %s/stub/  bot API base: %s  token: %s", base, base, args.token
     )
     web.run_app(
-        create_stub_app(state), host=args.host, port=args.port, shutdown_timeout=2.0,
+        create_stub_app(state),
+        host=args.host,
+        port=args.port,
+        shutdown_timeout=2.0,
         print=None,
     )
 

@@ -24,10 +24,14 @@ def _chat_id_of(params: dict[str, Any]) -> int | None:
 
 
 async def execute(
-    state: StubState, method: str, params: dict[str, Any], files: dict[str, Upload]
+    state: StubState,
+    method: str,
+    params: dict[str, Any],
+    files: dict[str, Upload],
+    via: str = "http",
 ) -> tuple[int, dict[str, Any]]:
     """Run one Bot API call and return (HTTP status, Telegram-shaped body); logs the call."""
-    record = state.record_call(method, loggable(params, files))
+    record = state.record_call(method, loggable(params, files), via)
     try:
         handler = METHODS.get(method.lower())
         if handler is None:

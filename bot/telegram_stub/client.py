@@ -1,10 +1,10 @@
 """A small async client for end-to-end tests: drive the stub like a person would.
 
-    async with run_stub(state) as url, StubClient(url) as tg:
-        await tg.send(TRADER, TRADER, "/start ref_42")
-        welcome = await tg.wait_for_bot_message(TRADER, "Welcome")
-        await tg.press_button(TRADER, TRADER, "Connect exchange")
-        await tg.wait_for_bot_message(TRADER, lambda m: m["edit_count"] > 0)
+async with run_stub(state) as url, StubClient(url) as tg:
+    await tg.send(TRADER, TRADER, "/start ref_42")
+    welcome = await tg.wait_for_bot_message(TRADER, "Welcome")
+    await tg.press_button(TRADER, TRADER, "Connect exchange")
+    await tg.wait_for_bot_message(TRADER, lambda m: m["edit_count"] > 0)
 """
 
 from __future__ import annotations
@@ -92,9 +92,15 @@ class StubClient:
         ``wait_answer`` seconds, else None.
         """
         body = await self._call(
-            "POST", "/stub/api/press",
-            json={"chat_id": chat_id, "from": from_id, "message_id": message_id, "data": data,
-                  "wait_answer": wait_answer},
+            "POST",
+            "/stub/api/press",
+            json={
+                "chat_id": chat_id,
+                "from": from_id,
+                "message_id": message_id,
+                "data": data,
+                "wait_answer": wait_answer,
+            },
         )
         self.cursor = body["cursor"]
         return {"callback_query_id": body["callback_query_id"], "answer": body["answer"]}
@@ -118,13 +124,21 @@ class StubClient:
         if "callback_data" not in button:
             raise LookupError(f"button {text!r} is not a callback button: {button}")
         return await self.press(
-            chat_id, from_id, entry["message_id"], button["callback_data"],
+            chat_id,
+            from_id,
+            entry["message_id"],
+            button["callback_data"],
             wait_answer=wait_answer,
         )
 
     async def upload(
-        self, chat_id: int, from_id: int, filename: str, content: bytes,
-        mime_type: str = "application/octet-stream", caption: str | None = None,
+        self,
+        chat_id: int,
+        from_id: int,
+        filename: str,
+        content: bytes,
+        mime_type: str = "application/octet-stream",
+        caption: str | None = None,
     ) -> Entry:
         """Send a file as a document message."""
         form = aiohttp.FormData()
@@ -163,7 +177,8 @@ class StubClient:
         while True:
             remaining = deadline - time.monotonic()
             body = await self._call(
-                "GET", f"/stub/api/chats/{chat_id}/messages",
+                "GET",
+                f"/stub/api/chats/{chat_id}/messages",
                 params={"after": seen, "wait": f"{max(remaining, 0):.3f}"},
             )
             candidates = sorted(body["messages"], key=lambda m: m["version"])
@@ -189,31 +204,51 @@ class StubClient:
 
     # ----- declaring the world over HTTP (when the stub runs in another process) -------
     async def add_user(
-        self, user_id: int, first_name: str, username: str | None = None,
+        self,
+        user_id: int,
+        first_name: str,
+        username: str | None = None,
         language_code: str | None = None,
     ) -> None:
         await self._call(
-            "POST", "/stub/api/users",
-            json={"id": user_id, "first_name": first_name, "username": username,
-                  "language_code": language_code},
+            "POST",
+            "/stub/api/users",
+            json={
+                "id": user_id,
+                "first_name": first_name,
+                "username": username,
+                "language_code": language_code,
+            },
         )
 
     async def add_group(
         self, chat_id: int, title: str, members: list[int], admins: list[int] | None = None
     ) -> None:
         await self._call(
-            "POST", "/stub/api/groups",
-            json={"chat_id": chat_id, "title": title, "members": members,
-                  "admins": admins or []},
+            "POST",
+            "/stub/api/groups",
+            json={"chat_id": chat_id, "title": title, "members": members, "admins": admins or []},
         )
 
     async def fail_next(
-        self, count: int = 1, *, method: str | None = None, chat_id: int | None = None,
-        retry_after: int = 1, error_code: int = 429, description: str | None = None,
+        self,
+        count: int = 1,
+        *,
+        method: str | None = None,
+        chat_id: int | None = None,
+        retry_after: int = 1,
+        error_code: int = 429,
+        description: str | None = None,
     ) -> None:
         await self._call(
-            "POST", "/stub/api/faults",
-            json={"count": count, "method": method, "chat_id": chat_id,
-                  "retry_after": retry_after, "error_code": error_code,
-                  "description": description},
+            "POST",
+            "/stub/api/faults",
+            json={
+                "count": count,
+                "method": method,
+                "chat_id": chat_id,
+                "retry_after": retry_after,
+                "error_code": error_code,
+                "description": description,
+            },
         )

@@ -50,7 +50,11 @@ def _reply_to(call: Call, chat: StubChat) -> int | None:
 def _new_message(call: Call, chat: StubChat, **fields: Any) -> LoggedMessage:
     return call.state.append_message(
         LoggedMessage(
-            chat.id, 0, True, call.state.bot.id, int(time.time()),
+            chat.id,
+            0,
+            True,
+            call.state.bot.id,
+            int(time.time()),
             parse_mode=call.get("parse_mode"),
             reply_markup=validation.reply_markup(call.get("reply_markup"), chat),
             reply_to_message_id=_reply_to(call, chat),
@@ -68,7 +72,11 @@ async def send_message(call: Call) -> dict[str, Any]:
     if preview is None and call.get("disable_web_page_preview") is not None:
         preview = {"is_disabled": bool(call.get("disable_web_page_preview"))}
     message = _new_message(
-        call, chat, text=parsed.text, entities=parsed.entities, sent_text=str(text),
+        call,
+        chat,
+        text=parsed.text,
+        entities=parsed.entities,
+        sent_text=str(text),
         link_preview_options=preview,
     )
     return message_json(call.state, message)
@@ -107,7 +115,9 @@ async def edit_message_text(call: Call) -> dict[str, Any]:
     # Like Telegram, an edit without reply_markup drops the inline keyboard.
     new_markup = validation.reply_markup(call.get("reply_markup"), chat)
     changes: dict[str, Any] = {
-        "text": parsed.text, "entities": parsed.entities, "reply_markup": new_markup,
+        "text": parsed.text,
+        "entities": parsed.entities,
+        "reply_markup": new_markup,
     }
     if call.get("link_preview_options") is not None:
         changes["link_preview_options"] = call.get("link_preview_options")
@@ -124,7 +134,10 @@ async def edit_message_caption(call: Call) -> dict[str, Any]:
     parsed = _parse(call, str(call.get("caption") or ""), caption=True)
     new_markup = validation.reply_markup(call.get("reply_markup"), chat)
     return _apply_edit(
-        call, message, caption=parsed.text or None, caption_entities=parsed.entities,
+        call,
+        message,
+        caption=parsed.text or None,
+        caption_entities=parsed.entities,
         reply_markup=new_markup,
     )
 
@@ -166,9 +179,7 @@ async def delete_messages(call: Call) -> bool:
 async def answer_callback_query(call: Call) -> bool:
     query = call.state.callback_queries.get(str(call.require("callback_query_id")))
     if query is None or query.answer is not None:
-        raise bad_request(
-            "query is too old and response timeout expired or query ID is invalid"
-        )
+        raise bad_request("query is too old and response timeout expired or query ID is invalid")
     text = call.get("text")
     if text is not None and len(str(text)) > 200:
         raise bad_request("MESSAGE_TOO_LONG")
@@ -228,8 +239,12 @@ async def send_document(call: Call) -> dict[str, Any]:
     stored = await _input_file(call, "document")
     caption, entities = _caption(call)
     message = _new_message(
-        call, chat, document=stored.document_json(), caption=caption,
-        caption_entities=entities, sent_text=call.get("caption"),
+        call,
+        chat,
+        document=stored.document_json(),
+        caption=caption,
+        caption_entities=entities,
+        sent_text=call.get("caption"),
     )
     return message_json(call.state, message)
 
@@ -240,11 +255,18 @@ async def send_photo(call: Call) -> dict[str, Any]:
     stored = await _input_file(call, "photo")
     caption, entities = _caption(call)
     size = {
-        "file_id": stored.file_id, "file_unique_id": stored.file_unique_id,
-        "file_size": len(stored.content), "width": _PHOTO_SIDE, "height": _PHOTO_SIDE,
+        "file_id": stored.file_id,
+        "file_unique_id": stored.file_unique_id,
+        "file_size": len(stored.content),
+        "width": _PHOTO_SIDE,
+        "height": _PHOTO_SIDE,
     }
     message = _new_message(
-        call, chat, photo=[size], caption=caption, caption_entities=entities,
+        call,
+        chat,
+        photo=[size],
+        caption=caption,
+        caption_entities=entities,
         sent_text=call.get("caption"),
     )
     return message_json(call.state, message)
@@ -263,4 +285,3 @@ async def send_chat_action(call: Call) -> bool:
     chat = call.chat()
     call.state.set_chat_action(chat.id, str(call.require("action")))
     return True
-

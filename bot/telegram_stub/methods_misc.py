@@ -10,14 +10,25 @@ from .models import StubChat, StubUser, bad_request
 from .registry import Call, method
 
 _NO_GIFTS = {
-    "unlimited_gifts": False, "limited_gifts": False, "unique_gifts": False,
-    "premium_subscription": False, "gifts_from_channels": False,
+    "unlimited_gifts": False,
+    "limited_gifts": False,
+    "unique_gifts": False,
+    "premium_subscription": False,
+    "gifts_from_channels": False,
 }
 _MENU_BUTTON_TYPES = frozenset({"default", "commands", "web_app"})
 _ADMIN_RIGHTS = (
-    "can_manage_chat", "can_delete_messages", "can_manage_video_chats",
-    "can_restrict_members", "can_promote_members", "can_change_info", "can_invite_users",
-    "can_post_stories", "can_edit_stories", "can_delete_stories", "can_send_welcome_messages",
+    "can_manage_chat",
+    "can_delete_messages",
+    "can_manage_video_chats",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_change_info",
+    "can_invite_users",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+    "can_send_welcome_messages",
 )
 
 
@@ -81,7 +92,9 @@ async def get_chat_menu_button(call: Call) -> dict[str, Any]:
 
 
 @method(
-    "setMyDescription", "setMyShortDescription", "setMyName",
+    "setMyDescription",
+    "setMyShortDescription",
+    "setMyName",
     "setMyDefaultAdministratorRights",
 )
 async def set_bot_setting(call: Call) -> bool:
@@ -91,8 +104,11 @@ async def set_bot_setting(call: Call) -> bool:
 
 @method("getMyDescription", "getMyShortDescription", "getMyName")
 async def get_bot_setting(call: Call) -> dict[str, Any]:
-    field = {"getmydescription": "description", "getmyshortdescription": "short_description",
-             "getmyname": "name"}[call.method.lower()]
+    field = {
+        "getmydescription": "description",
+        "getmyshortdescription": "short_description",
+        "getmyname": "name",
+    }[call.method.lower()]
     stored = call.state.bot_settings.get("set" + call.method.lower()[3:], {})
     return {field: stored.get(field, call.state.bot.first_name if field == "name" else "")}
 
@@ -111,8 +127,11 @@ async def get_chat(call: Call) -> dict[str, Any]:
 def _member_json(chat: StubChat, user: StubUser) -> dict[str, Any]:
     if user.id in chat.admins:
         return {
-            "status": "administrator", "user": user.to_api(), "can_be_edited": False,
-            "is_anonymous": False, **dict.fromkeys(_ADMIN_RIGHTS, True),
+            "status": "administrator",
+            "user": user.to_api(),
+            "can_be_edited": False,
+            "is_anonymous": False,
+            **dict.fromkeys(_ADMIN_RIGHTS, True),
         }
     if user.id in chat.members or user.is_bot:
         return {"status": "member", "user": user.to_api()}

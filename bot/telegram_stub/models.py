@@ -46,7 +46,9 @@ class StubUser:
 
     def to_api(self) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "id": self.id, "is_bot": self.is_bot, "first_name": self.first_name,
+            "id": self.id,
+            "is_bot": self.is_bot,
+            "first_name": self.first_name,
         }
         for key in ("last_name", "username", "language_code"):
             if (value := getattr(self, key)) is not None:
@@ -148,6 +150,7 @@ class CallRecord:
     wall: float  # time.time()
     status: int = 200
     description: str | None = None  # error description when status != 200
+    via: str = "http"  # or "webhook-response": returned in the body of a webhook reply
 
 
 @dataclass

@@ -18,10 +18,30 @@ from .models import bad_request
 
 STRING_FIELDS = frozenset(
     {
-        "text", "caption", "parse_mode", "callback_query_id", "url", "secret_token", "file_id",
-        "action", "inline_message_id", "ip_address", "language_code", "description",
-        "short_description", "name", "title", "business_connection_id", "message_effect_id",
-        "document", "photo", "thumbnail", "emoji", "data", "from", "certificate",
+        "text",
+        "caption",
+        "parse_mode",
+        "callback_query_id",
+        "url",
+        "secret_token",
+        "file_id",
+        "action",
+        "inline_message_id",
+        "ip_address",
+        "language_code",
+        "description",
+        "short_description",
+        "name",
+        "title",
+        "business_connection_id",
+        "message_effect_id",
+        "document",
+        "photo",
+        "thumbnail",
+        "emoji",
+        "data",
+        "from",
+        "certificate",
     }
 )
 

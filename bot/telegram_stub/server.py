@@ -50,9 +50,7 @@ def create_stub_app(state: StubState) -> web.Application:
 
 
 @contextlib.asynccontextmanager
-async def run_stub(
-    state: StubState, host: str = "127.0.0.1", port: int = 0
-) -> AsyncIterator[str]:
+async def run_stub(state: StubState, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
     """Serve the stub on ``host:port`` (0 = any free port); yields its base URL."""
     runner = web.AppRunner(create_stub_app(state), shutdown_timeout=2.0)
     await runner.setup()

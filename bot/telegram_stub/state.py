@@ -135,7 +135,11 @@ class StubState:
     ) -> FaultRule:
         """Answer the next ``count`` matching bot calls with 429 (or ``error_code``)."""
         rule = FaultRule(
-            count, method.lower() if method else None, chat_id, error_code, description,
+            count,
+            method.lower() if method else None,
+            chat_id,
+            error_code,
+            description,
             retry_after,
         )
         self.faults.append(rule)
@@ -161,8 +165,8 @@ class StubState:
             is_group = chat is not None and chat.type != "private"
             self.rate_limits.check(method, chat_id, is_group, time.monotonic())
 
-    def record_call(self, method: str, params: dict[str, Any]) -> CallRecord:
-        record = CallRecord(method, params, time.monotonic(), time.time())
+    def record_call(self, method: str, params: dict[str, Any], via: str = "http") -> CallRecord:
+        record = CallRecord(method, params, time.monotonic(), time.time(), via=via)
         self.calls.append(record)
         return record
 
@@ -236,8 +240,12 @@ class StubState:
 
     # ----- files -----------------------------------------------------------------------
     def store_file(
-        self, content: bytes, file_name: str | None = None, mime_type: str | None = None,
-        *, folder: str = "documents",
+        self,
+        content: bytes,
+        file_name: str | None = None,
+        mime_type: str | None = None,
+        *,
+        folder: str = "documents",
     ) -> StoredFile:
         n = next(self._file_seq)
         suffix = (file_name or "").rsplit(".", 1)[-1] if "." in (file_name or "") else "bin"
@@ -272,7 +280,12 @@ class StubState:
             raise bad_request("message is too long")
         message = self.append_message(
             LoggedMessage(
-                chat.id, 0, False, user.id, int(time.time()), text=text,
+                chat.id,
+                0,
+                False,
+                user.id,
+                int(time.time()),
+                text=text,
                 entities=markup.command_entities(text),
             )
         )
@@ -280,15 +293,25 @@ class StubState:
         return message
 
     def user_uploads(
-        self, chat_id: int, from_id: int, file_name: str, content: bytes,
-        mime_type: str | None = None, caption: str | None = None,
+        self,
+        chat_id: int,
+        from_id: int,
+        file_name: str,
+        content: bytes,
+        mime_type: str | None = None,
+        caption: str | None = None,
     ) -> LoggedMessage:
         """A person sends a file as a document (caption optional)."""
         chat, user = self._member(chat_id, from_id)
         stored = self.store_file(content, file_name, mime_type)
         message = self.append_message(
             LoggedMessage(
-                chat.id, 0, False, user.id, int(time.time()), caption=caption or None,
+                chat.id,
+                0,
+                False,
+                user.id,
+                int(time.time()),
+                caption=caption or None,
                 document=stored.document_json(),
             )
         )
@@ -307,7 +330,10 @@ class StubState:
             raise bad_request(f"message {message_id} has no button with callback_data {data!r}")
         query = CallbackQueryRecord(
             id=f"{self.bot.id}{next(self._query_ids):010d}",
-            chat_id=chat_id, message_id=message_id, from_id=from_id, data=data,
+            chat_id=chat_id,
+            message_id=message_id,
+            from_id=from_id,
+            data=data,
             created=time.monotonic(),
         )
         self.callback_queries[query.id] = query

@@ -79,8 +79,12 @@ async def upload(request: web.Request, state: StubState) -> dict[str, Any]:
     from_id = _int(form, "from")
     caption = form.get("caption")
     message = state.user_uploads(
-        _int(form, "chat_id", from_id), from_id, file.filename, file.file.read(),
-        file.content_type, caption if isinstance(caption, str) else None,
+        _int(form, "chat_id", from_id),
+        from_id,
+        file.filename,
+        file.file.read(),
+        file.content_type,
+        caption if isinstance(caption, str) else None,
     )
     return {"message": log_entry_json(message), "cursor": state.version}
 
@@ -106,16 +110,24 @@ async def chat_messages(request: web.Request, state: StubState) -> dict[str, Any
 def _personas(state: StubState) -> list[dict[str, Any]]:
     """Who-and-where choices for the chat page: each user's private chat, each group seat."""
     personas = [
-        {"from": user.id, "chat_id": user.id, "label": f"{user.first_name} — private chat",
-         "language_code": user.language_code}
+        {
+            "from": user.id,
+            "chat_id": user.id,
+            "label": f"{user.first_name} — private chat",
+            "language_code": user.language_code,
+        }
         for user in state.users.values()
     ]
     for chat in state.chats.values():
         members = [state.users[m] for m in sorted(chat.members) if m in state.users]
         if chat.user is None:
             personas.extend(
-                {"from": user.id, "chat_id": chat.id, "label": f"{user.first_name} — {chat.title}",
-                 "language_code": user.language_code}
+                {
+                    "from": user.id,
+                    "chat_id": chat.id,
+                    "label": f"{user.first_name} — {chat.title}",
+                    "language_code": user.language_code,
+                }
                 for user in members
             )
     return personas
@@ -127,13 +139,20 @@ async def get_state(request: web.Request, state: StubState) -> dict[str, Any]:
         "bot": state.bot.to_api(),
         "users": [{**u.to_api(), "blocked_bot": u.blocked_bot} for u in state.users.values()],
         "chats": [
-            {**c.to_api(), "label": c.label(), "members": sorted(c.members),
-             "admins": sorted(c.admins)}
+            {
+                **c.to_api(),
+                "label": c.label(),
+                "members": sorted(c.members),
+                "admins": sorted(c.admins),
+            }
             for c in state.chats.values()
         ],
         "personas": _personas(state),
-        "webhook": None if hook is None else {
-            "url": hook.url, "delivered": hook.delivered,
+        "webhook": None
+        if hook is None
+        else {
+            "url": hook.url,
+            "delivered": hook.delivered,
             "last_error_message": hook.last_error_message,
         },
         "pending_updates": len(state.updates),
@@ -146,8 +165,11 @@ async def get_state(request: web.Request, state: StubState) -> dict[str, Any]:
 async def add_user(request: web.Request, state: StubState) -> dict[str, Any]:
     body = await _json(request)
     user = state.add_user(
-        _int(body, "id"), str(body.get("first_name") or body["id"]), body.get("username"),
-        body.get("language_code"), last_name=body.get("last_name"),
+        _int(body, "id"),
+        str(body.get("first_name") or body["id"]),
+        body.get("username"),
+        body.get("language_code"),
+        last_name=body.get("last_name"),
     )
     return {"user": user.to_api()}
 
@@ -156,7 +178,8 @@ async def add_group(request: web.Request, state: StubState) -> dict[str, Any]:
     body = await _json(request)
     try:
         chat = state.add_group(
-            _int(body, "chat_id"), str(body.get("title") or ""),
+            _int(body, "chat_id"),
+            str(body.get("title") or ""),
             [int(m) for m in body.get("members", [])],
             admins=[int(a) for a in body.get("admins", [])],
         )
@@ -169,9 +192,11 @@ async def add_fault(request: web.Request, state: StubState) -> dict[str, Any]:
     body = await _json(request)
     chat_id = body.get("chat_id")
     state.fail_next(
-        _int(body, "count", 1), method=body.get("method"),
+        _int(body, "count", 1),
+        method=body.get("method"),
         chat_id=int(chat_id) if chat_id is not None else None,
-        retry_after=_int(body, "retry_after", 1), error_code=_int(body, "error_code", 429),
+        retry_after=_int(body, "retry_after", 1),
+        error_code=_int(body, "error_code", 429),
         description=body.get("description"),
     )
     return {}
@@ -187,8 +212,15 @@ async def calls(request: web.Request, state: StubState) -> dict[str, Any]:
     chosen = state.calls_to(method) if method else state.calls
     return {
         "calls": [
-            {"method": c.method, "params": c.params, "at": c.at, "wall": c.wall,
-             "status": c.status, "description": c.description}
+            {
+                "method": c.method,
+                "params": c.params,
+                "at": c.at,
+                "wall": c.wall,
+                "status": c.status,
+                "description": c.description,
+                "via": c.via,
+            }
             for c in chosen
         ]
     }
@@ -201,7 +233,8 @@ async def download(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound()
     disposition = f'attachment; filename="{(stored.file_name or "file").replace(chr(34), "")}"'
     return web.Response(
-        body=stored.content, content_type=stored.mime_type or "application/octet-stream",
+        body=stored.content,
+        content_type=stored.mime_type or "application/octet-stream",
         headers={"Content-Disposition": disposition},
     )
 

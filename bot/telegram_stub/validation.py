@@ -9,9 +9,16 @@ from .models import StubChat, bad_request
 
 MAX_CALLBACK_DATA_BYTES = 64
 _ACTIONS = (
-    "callback_data", "url", "web_app", "login_url", "switch_inline_query",
-    "switch_inline_query_current_chat", "switch_inline_query_chosen_chat", "copy_text",
-    "callback_game", "pay",
+    "callback_data",
+    "url",
+    "web_app",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+    "callback_game",
+    "pay",
 )
 _URL_SCHEMES = ("http://", "https://", "tg://")
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
@@ -43,7 +50,7 @@ def reply_markup(markup: Any, chat: StubChat) -> dict[str, Any] | None:
 
 def _rows(rows: Any) -> list[list[Any]]:
     if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-        raise bad_request("field \"inline_keyboard\" must be an Array of Arrays")
+        raise bad_request('field "inline_keyboard" must be an Array of Arrays')
     return rows
 
 

@@ -66,7 +66,7 @@ class WebhookDeliverer:
             return f"Connection failed: {type(exc).__name__}"
         if reply is not None:
             method, params, files = reply
-            await execute(self.state, method, params, files)
+            await execute(self.state, method, params, files, via="webhook-response")
         return None
 
 

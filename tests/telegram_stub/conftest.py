@@ -12,7 +12,8 @@ from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.filters import CommandObject, CommandStart
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.methods import SendMessage
 from aiogram.types import (
     CallbackQuery,
     InlineKeyboardButton,
@@ -82,6 +83,11 @@ def make_router() -> Router:
             f"Hello <b>{message.from_user.first_name}</b>, payload={command.args}",
             reply_markup=keyboard,
         )
+
+    @router.message(Command("respond"))
+    async def respond(message: Message) -> SendMessage:
+        # Returning the method lets a webhook carry it back in the HTTP response.
+        return message.answer("sent via the webhook response")
 
     @router.callback_query(F.data == "ping")
     async def ping(callback: CallbackQuery) -> None:

@@ -21,7 +21,9 @@ async def test_start_with_payload_gets_bot_command_and_formatted_reply(
     assert reply["html"] == "Hello <b>Alice</b>, payload=ref_42"
     assert {"type": "bold", "offset": 6, "length": 5} in reply["entities"]
     assert [b["text"] for row in reply["reply_markup"]["inline_keyboard"] for b in row] == [
-        "Ping", "Docs", "App",
+        "Ping",
+        "Docs",
+        "App",
     ]
     assert stub_state.calls_to("getMe"), "aiogram identifies itself before polling"
 
