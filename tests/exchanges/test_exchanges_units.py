@@ -10,7 +10,12 @@ import pytest
 
 from exchanges.base import make_row, source_key, validate_uid
 from exchanges.errors import (
-    AuthError, PermanentError, RateLimited, TemporaryError, map_ccxt_error, parse_retry_after,
+    AuthError,
+    PermanentError,
+    RateLimited,
+    TemporaryError,
+    map_ccxt_error,
+    parse_retry_after,
     with_retries,
 )
 from exchanges.registry import EXCHANGES, PRODUCT_EXCHANGES, api_exchanges, build_source
