@@ -213,12 +213,24 @@ def sanitize(source: str) -> str:
     """Re-emit parsed HTML with a fixed allow-list of tags and attributes."""
     parts: list[str] = []
     pos = 0
+    after_block = False
     for m in _TAG_RE.finditer(source):
-        parts.append(html.escape(_unescape(source[pos : m.start()])))
+        parts.append(_text_node(source[pos : m.start()], after_block))
         pos = m.end()
-        parts.append(_safe_tag(m.group(1) == "/", m.group(2).lower(), _attrs(m.group(3))))
-    parts.append(html.escape(_unescape(source[pos:])))
+        closing, name = m.group(1) == "/", m.group(2).lower()
+        parts.append(_safe_tag(closing, name, _attrs(m.group(3))))
+        after_block = closing and name in {"pre", "blockquote"}
+    parts.append(_text_node(source[pos:], after_block))
     return "".join(parts)
+
+
+def _text_node(raw: str, after_block: bool) -> str:
+    # A <pre>/<blockquote> already ends its line; Telegram does not show the "\n" after
+    # it as an extra blank line, so neither does the page.
+    text = _unescape(raw)
+    if after_block and text.startswith("\n"):
+        text = text[1:]
+    return html.escape(text)
 
 
 def _safe_tag(closing: bool, name: str, attrs: dict[str, str]) -> str:

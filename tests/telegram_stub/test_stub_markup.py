@@ -52,3 +52,11 @@ def test_command_entities() -> None:
     assert markup.command_entities("see /help@cr_bot, not a/b") == [
         {"type": "bot_command", "offset": 4, "length": 12}
     ]
+
+
+def test_safe_html_does_not_double_break_after_blocks() -> None:
+    parsed = markup.parse_html("<b>Balance</b>\n<pre>BTC 1</pre>\nNext")
+    assert parsed.text == "Balance\nBTC 1\nNext"  # the stored text keeps Telegram's newlines
+    assert markup.safe_html(parsed.text, parsed.entities) == (
+        "<b>Balance</b>\n<pre>BTC 1</pre>Next"
+    )

@@ -154,7 +154,7 @@ function renderMessage(message) {
     spoiler.addEventListener("click", () => spoiler.classList.add("revealed"));
   }
   const time = new Date(message.date * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  bubble.append(el("span", "meta", message.edit_count ? `edited ${time}` : time), body);
+  bubble.append(body, el("span", "meta", message.edit_count ? `edited ${time}` : time));
   row.append(bubble);
   const inline = message.reply_markup && message.reply_markup.inline_keyboard;
   if (inline && inline.length) row.append(renderInlineKeyboard(message, inline));
@@ -163,7 +163,8 @@ function renderMessage(message) {
 
 function renderDocument(file, isPhoto) {
   const box = el("div", "document");
-  box.append(el("div", "doc-icon", isPhoto ? "🖼" : "📄"));
+  // A CSS-drawn icon: emoji fonts are not guaranteed (e.g. headless or minimal desktops).
+  box.append(el("div", "doc-icon", isPhoto ? "IMG" : (file.file_name || "").split(".").pop().slice(0, 4).toUpperCase() || "FILE"));
   const info = el("div");
   const link = el("a", "", file.file_name || (isPhoto ? "photo" : "file"));
   link.href = `/stub/api/files/${encodeURIComponent(file.file_id)}`;
