@@ -48,7 +48,8 @@ EXCHANGES: dict[str, ExchangeInfo] = {
         # Bitmart left ccxt in 4.5.71: CSV export.
         _info("bitmart", "BitMart", "csv", "https://www.bitmart.com/register-referral?r={code}"),
         _info("okx", "OKX", "api", "https://www.okx.com/join/{code}"),
-        _info("kucoin", "KuCoin", "api", "https://www.kucoin.com/r/af/{code}"),
+        _info("kucoin", "KuCoin", "api", "https://www.kucoin.com/r/af/{code}",
+              verified=False),
         _info("htx", "HTX", "api", "https://www.htx.com/invite/en-us/1f?invite_code={code}",
               verified=False),
         _info("blofin", "BloFin", "api", "https://blofin.com/register?referral_code={code}"),
@@ -62,7 +63,9 @@ def _adapter_classes() -> dict[str, type[CcxtSource]]:
     # Imported here so that reading the registry never imports ccxt.
     from exchanges.adapters.bingx import BingXSource
     from exchanges.adapters.bitget import BitgetSource
+    from exchanges.adapters.blofin import BloFinSource
     from exchanges.adapters.bybit import BybitSource
+    from exchanges.adapters.kucoin import KuCoinSource
     from exchanges.adapters.mexc import MexcSource
     from exchanges.adapters.okx import OkxSource
 
@@ -72,6 +75,8 @@ def _adapter_classes() -> dict[str, type[CcxtSource]]:
         BitgetSource,
         MexcSource,
         BingXSource,
+        KuCoinSource,
+        BloFinSource,
     ]
     return {cls.exchange_id: cls for cls in classes}
 

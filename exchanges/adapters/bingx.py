@@ -35,8 +35,7 @@ class BingXSource(CcxtSource):
 
     def _data(self, response: dict[str, Any]) -> dict[str, Any]:
         # ccxt's bingx error handler lets unknown non-zero codes through as success.
-        if str(response.get("code", "0")) != "0":
-            raise self._malformed(f"error code {response.get('code')}: {response.get('msg')}")
+        self._expect_code(response, "0")
         return self._dict(response, "data")
 
     async def list_invitees(self, since: datetime | None = None) -> list[Invitee]:

@@ -79,6 +79,10 @@ class CcxtSource(AffiliateSource):
         self._prepare(self._ex)
         if api_url:
             point_to(self._ex, api_url)
+            if api_url.startswith("http://"):
+                # ccxt waits 250 ms on close so TLS connections can shut down; plain HTTP
+                # (the simulator) has nothing to wait for.
+                self._ex.timeout_on_exit = 0
         self._attempts = retry_attempts
         self._base_delay = retry_base_delay
         self._sleep = sleep
@@ -125,6 +129,14 @@ class CcxtSource(AffiliateSource):
         return None
 
     # --- parsing helpers -------------------------------------------------------------------
+
+    def _expect_code(self, response: dict[str, Any], *ok: str) -> None:
+        """For exchanges whose ccxt error handler lets unknown error codes through."""
+        code = str(response.get("code"))
+        if code not in ok:
+            raise PermanentError(
+                f"{self.exchange_id}: error code {code}: {str(response.get('msg'))[:200]}"
+            )
 
     def _malformed(self, what: str) -> PermanentError:
         return PermanentError(f"{self.exchange_id}: unexpected response shape ({what})")

@@ -27,7 +27,7 @@ from aiohttp import web
 
 from exchanges.simulator.dataset import Dataset
 from exchanges.simulator.faults import Faults
-from exchanges.simulator.venues import bingx, bitget, bybit, mexc, okx
+from exchanges.simulator.venues import bingx, bitget, blofin, bybit, kucoin, mexc, okx
 from exchanges.simulator.venues.common import Handler, ParamError, Venue, money
 
 VENUE_CLASSES: list[type[Venue]] = [
@@ -36,6 +36,8 @@ VENUE_CLASSES: list[type[Venue]] = [
     bitget.Bitget,
     mexc.Mexc,
     bingx.BingX,
+    kucoin.KuCoin,
+    blofin.BloFin,
 ]
 SIMULATED_EXCHANGES = [cls.id for cls in VENUE_CLASSES]
 

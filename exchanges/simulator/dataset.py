@@ -16,6 +16,11 @@ from exchanges.base import UID_LENGTHS
 
 EIGHT_DP = Decimal("0.00000001")
 PRODUCTS = ("spot", "futures")
+ONLY_PRODUCTS = {"blofin": ("futures",)}  # BloFin has derivatives only
+
+
+def products(exchange: str) -> tuple[str, ...]:
+    return ONLY_PRODUCTS.get(exchange, PRODUCTS)
 # Typical real UID lengths (the validation table only bounds them).
 SIM_UID_LENGTH = {"okx": 18, "bitget": 10, "blofin": 11, "binance": 9, "bybit": 9}
 FEE_RATE = {"spot": Decimal("0.001"), "futures": Decimal("0.0005")}
@@ -110,7 +115,8 @@ class Dataset:
         day = max(self.first_day, trader.registered_at.date())
         while day <= self.end_day:
             for product in PRODUCTS:
-                if rng.random() < 0.55:
+                # Draw for every product so exchanges' data stay comparable across changes.
+                if rng.random() < 0.55 and product in products(exchange):
                     volume = q8(Decimal(rng.randrange(50_00, 250_000_00)) / 100)
                     self.add_activity(exchange, trader.uid, day, product, volume)
             day += timedelta(days=1)

@@ -12,6 +12,7 @@ from exchange_checks import assert_rows_match
 
 from exchanges.base import AffiliateSource
 from exchanges.registry import api_exchanges
+from exchanges.simulator.dataset import products
 
 EXCHANGES = api_exchanges()
 
@@ -73,7 +74,9 @@ async def test_runtime_invitee_appears(
 ) -> None:
     source = make_source(exchange)
     trader = sim.dataset.add_trader(exchange)
-    sim.dataset.add_activity(exchange, trader.uid, END_DAY, "spot", Decimal("1000"))
+    sim.dataset.add_activity(
+        exchange, trader.uid, END_DAY, products(exchange)[0], Decimal("1000")
+    )
     found = await source.check_uid(trader.uid)
     assert found is not None
     rows = await source.fetch_commissions(utc(END_DAY), utc(END_DAY))

@@ -10,7 +10,7 @@ import pytest
 from conftest import END_DAY, Sim
 from exchange_checks import assert_rows_match
 
-from exchanges.adapters import bingx, bitget, bybit, mexc, okx
+from exchanges.adapters import bingx, bitget, blofin, bybit, kucoin, mexc, okx
 from exchanges.base import AffiliateSource
 from exchanges.errors import PermanentError
 
@@ -20,6 +20,8 @@ PAGE_KNOBS: dict[str, list[tuple[Any, str]]] = {
     "bitget": [(bitget, "PAGE_LIMIT")],
     "mexc": [(mexc, "PAGE_SIZE")],
     "bingx": [(bingx, "COMMISSION_PAGE"), (bingx, "INVITEE_PAGE")],
+    "kucoin": [(kucoin, "PAGE_SIZE")],
+    "blofin": [(blofin, "INVITEE_LIMIT")],
 }
 
 
@@ -42,11 +44,11 @@ async def test_small_pages_give_the_same_result(
     assert sorted(i.uid for i in invitees) == sorted(t.uid for t in sim.dataset.traders[exchange])
 
 
-@pytest.mark.parametrize("exchange", ["bitget", "mexc", "bingx"])
+@pytest.mark.parametrize("exchange", ["bitget", "mexc", "bingx", "kucoin", "blofin"])
 async def test_long_range_is_chunked_into_allowed_windows(
     exchange: str, sim: Sim, make_source: Callable[..., AffiliateSource]
 ) -> None:
-    # 100 days: more than any of these exchanges allows in one query (30 / 30 / 90 days).
+    # 100 days: more than any of these exchanges allows in one query.
     source = make_source(exchange)
     first = END_DAY - timedelta(days=99)
     rows = await source.fetch_commissions(
@@ -62,6 +64,8 @@ async def test_long_range_is_chunked_into_allowed_windows(
          {"startTime": 0, "endTime": 100 * 86_400_000}),
         ("mexc", "spotPrivateGetRebateAffiliateCommissionDetail",
          {"startTime": 0, "endTime": 31 * 86_400_000}),
+        ("kucoin", "privateGetAffiliateQueryTransactionByTime",
+         {"tradeStartAt": 0, "tradeEndAt": 31 * 86_400_000}),
         ("okx", "privateGetAffiliateInviteeList",
          {"periodType": "custom", "begin": 0, "end": 86_400_000}),
     ],
