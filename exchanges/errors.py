@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -42,10 +43,21 @@ class PermanentError(ExchangeError):
     """The request or the response is wrong; retrying the same thing will not help."""
 
 
+# ccxt puts the request URL into its messages; some exchanges sign in the query string.
+_SECRET_QUERY = re.compile(
+    r"((?:signature|Signature|AccessKeyId|apiKey|api_key|passphrase)=)[^&\s\"']+"
+)
+
+
+def redact(text: str) -> str:
+    """Mask signatures and keys that ccxt error messages may carry in URLs."""
+    return _SECRET_QUERY.sub(r"\1***", text)
+
+
 def map_ccxt_error(exc: Exception, retry_after: float | None = None) -> ExchangeError:
     """Translate a ccxt exception. Order matters: RateLimitExceeded and DDoSProtection are
     NetworkErrors, PermissionDenied is an AuthenticationError, which is an ExchangeError."""
-    message = f"{type(exc).__name__}: {exc}"
+    message = redact(f"{type(exc).__name__}: {exc}")[:1000]
     if isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
         return RateLimited(message, retry_after)
     if isinstance(exc, ccxt.NetworkError) and " 429 " in str(exc):

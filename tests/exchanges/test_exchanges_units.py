@@ -87,6 +87,12 @@ def test_ccxt_errors_map_to_our_hierarchy(exc: Exception, expected: type[Excepti
     assert type(mapped) is expected
 
 
+def test_error_messages_hide_signatures() -> None:
+    exc = ccxt.ExchangeError("mexc GET http://h/api?timestamp=1&signature=abc123&x=1 400")
+    text = str(map_ccxt_error(exc))
+    assert "abc123" not in text and "signature=***" in text
+
+
 def test_parse_retry_after() -> None:
     assert parse_retry_after({"retry-after": "2.5"}) == 2.5
     assert parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) is None
