@@ -68,6 +68,7 @@ def _adapter_classes() -> dict[str, type[CcxtSource]]:
     from exchanges.adapters.kucoin import KuCoinSource
     from exchanges.adapters.mexc import MexcSource
     from exchanges.adapters.okx import OkxSource
+    from exchanges.adapters.weex import WeexSource
 
     classes: list[type[CcxtSource]] = [
         BybitSource,
@@ -77,6 +78,7 @@ def _adapter_classes() -> dict[str, type[CcxtSource]]:
         BingXSource,
         KuCoinSource,
         BloFinSource,
+        WeexSource,
     ]
     return {cls.exchange_id: cls for cls in classes}
 

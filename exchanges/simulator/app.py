@@ -27,7 +27,7 @@ from aiohttp import web
 
 from exchanges.simulator.dataset import Dataset
 from exchanges.simulator.faults import Faults
-from exchanges.simulator.venues import bingx, bitget, blofin, bybit, kucoin, mexc, okx
+from exchanges.simulator.venues import bingx, bitget, blofin, bybit, kucoin, mexc, okx, weex
 from exchanges.simulator.venues.common import Handler, ParamError, Venue, money
 
 VENUE_CLASSES: list[type[Venue]] = [
@@ -38,6 +38,7 @@ VENUE_CLASSES: list[type[Venue]] = [
     bingx.BingX,
     kucoin.KuCoin,
     blofin.BloFin,
+    weex.Weex,
 ]
 SIMULATED_EXCHANGES = [cls.id for cls in VENUE_CLASSES]
 

@@ -10,7 +10,7 @@ import pytest
 from conftest import END_DAY, Sim
 from exchange_checks import assert_rows_match
 
-from exchanges.adapters import bingx, bitget, blofin, bybit, kucoin, mexc, okx
+from exchanges.adapters import bingx, bitget, blofin, bybit, kucoin, mexc, okx, weex
 from exchanges.base import AffiliateSource
 from exchanges.errors import PermanentError
 
@@ -22,6 +22,7 @@ PAGE_KNOBS: dict[str, list[tuple[Any, str]]] = {
     "bingx": [(bingx, "COMMISSION_PAGE"), (bingx, "INVITEE_PAGE")],
     "kucoin": [(kucoin, "PAGE_SIZE")],
     "blofin": [(blofin, "INVITEE_LIMIT")],
+    "weex": [(weex, "PAGE_SIZE")],
 }
 
 
@@ -44,7 +45,7 @@ async def test_small_pages_give_the_same_result(
     assert sorted(i.uid for i in invitees) == sorted(t.uid for t in sim.dataset.traders[exchange])
 
 
-@pytest.mark.parametrize("exchange", ["bitget", "mexc", "bingx", "kucoin", "blofin"])
+@pytest.mark.parametrize("exchange", ["bitget", "mexc", "bingx", "kucoin", "blofin", "weex"])
 async def test_long_range_is_chunked_into_allowed_windows(
     exchange: str, sim: Sim, make_source: Callable[..., AffiliateSource]
 ) -> None:
