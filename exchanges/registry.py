@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
-from exchanges.base import UID_PATTERNS, AffiliateSource
+from exchanges.base import UID_PATTERNS, AffiliateSource, Capabilities
 
 if TYPE_CHECKING:
     from exchanges.adapters.ccxt_base import CcxtSource
@@ -65,6 +65,7 @@ def _adapter_classes() -> dict[str, type[CcxtSource]]:
     from exchanges.adapters.bitget import BitgetSource
     from exchanges.adapters.blofin import BloFinSource
     from exchanges.adapters.bybit import BybitSource
+    from exchanges.adapters.htx import HtxSource
     from exchanges.adapters.kucoin import KuCoinSource
     from exchanges.adapters.mexc import MexcSource
     from exchanges.adapters.okx import OkxSource
@@ -79,6 +80,7 @@ def _adapter_classes() -> dict[str, type[CcxtSource]]:
         KuCoinSource,
         BloFinSource,
         WeexSource,
+        HtxSource,
     ]
     return {cls.exchange_id: cls for cls in classes}
 
@@ -86,6 +88,12 @@ def _adapter_classes() -> dict[str, type[CcxtSource]]:
 def api_exchanges() -> list[str]:
     """Exchanges that have an affiliate API adapter."""
     return sorted(_adapter_classes())
+
+
+def capabilities(exchange_id: str) -> Capabilities | None:
+    """What the exchange's adapter can do, or None when it has none (CSV only)."""
+    cls = _adapter_classes().get(exchange_id)
+    return cls.capabilities if cls else None
 
 
 def build_source(

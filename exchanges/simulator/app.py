@@ -27,7 +27,17 @@ from aiohttp import web
 
 from exchanges.simulator.dataset import Dataset
 from exchanges.simulator.faults import Faults
-from exchanges.simulator.venues import bingx, bitget, blofin, bybit, kucoin, mexc, okx, weex
+from exchanges.simulator.venues import (
+    bingx,
+    bitget,
+    blofin,
+    bybit,
+    htx,
+    kucoin,
+    mexc,
+    okx,
+    weex,
+)
 from exchanges.simulator.venues.common import Handler, ParamError, Venue, money
 
 VENUE_CLASSES: list[type[Venue]] = [
@@ -39,6 +49,7 @@ VENUE_CLASSES: list[type[Venue]] = [
     kucoin.KuCoin,
     blofin.BloFin,
     weex.Weex,
+    htx.Htx,
 ]
 SIMULATED_EXCHANGES = [cls.id for cls in VENUE_CLASSES]
 

@@ -11,17 +11,22 @@ from conftest import END_DAY, Sim
 from exchange_checks import assert_rows_match
 
 from exchanges.base import AffiliateSource
-from exchanges.registry import api_exchanges
+from exchanges.errors import PermanentError
+from exchanges.registry import api_exchanges, capabilities
 from exchanges.simulator.dataset import products
 
 EXCHANGES = api_exchanges()
+# Exchanges whose adapter reads money (volume and/or commission), not only invitees.
+MONEY_EXCHANGES = [
+    ex for ex in EXCHANGES if (caps := capabilities(ex)) and (caps.volume or caps.commission)
+]
 
 
 def utc(day: object, at: time = time.min) -> datetime:
     return datetime.combine(day, at, tzinfo=UTC)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("exchange", EXCHANGES)
+@pytest.mark.parametrize("exchange", MONEY_EXCHANGES)
 async def test_commissions_equal_dataset(
     exchange: str, sim: Sim, make_source: Callable[..., AffiliateSource]
 ) -> None:
@@ -31,7 +36,7 @@ async def test_commissions_equal_dataset(
     assert_rows_match(source, rows, sim.dataset, first, END_DAY)
 
 
-@pytest.mark.parametrize("exchange", EXCHANGES)
+@pytest.mark.parametrize("exchange", MONEY_EXCHANGES)
 async def test_rereading_an_overlapping_window_gives_the_same_keys(
     exchange: str, sim: Sim, make_source: Callable[..., AffiliateSource]
 ) -> None:
@@ -79,5 +84,13 @@ async def test_runtime_invitee_appears(
     )
     found = await source.check_uid(trader.uid)
     assert found is not None
-    rows = await source.fetch_commissions(utc(END_DAY), utc(END_DAY))
-    assert trader.uid in {r.uid for r in rows}
+    if exchange in MONEY_EXCHANGES:
+        rows = await source.fetch_commissions(utc(END_DAY), utc(END_DAY))
+        assert trader.uid in {r.uid for r in rows}
+
+
+async def test_htx_cannot_fetch_commissions(make_source: Callable[..., AffiliateSource]) -> None:
+    source = make_source("htx")
+    assert not source.capabilities.commission and not source.capabilities.verified
+    with pytest.raises(PermanentError):
+        await source.fetch_commissions(utc(END_DAY), utc(END_DAY))

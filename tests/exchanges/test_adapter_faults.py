@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, time
+from typing import Any
 
 import pytest
 from conftest import END_DAY, Sim
@@ -16,13 +17,21 @@ EXCHANGES = api_exchanges()
 DAY_START = datetime.combine(END_DAY, time.min, tzinfo=UTC)
 
 
+async def read(source: AffiliateSource) -> list[Any]:
+    """One typical sync read: commissions where the adapter has them, else invitees."""
+    caps = source.capabilities
+    if caps.commission or caps.volume:
+        return list(await source.fetch_commissions(DAY_START, DAY_START))
+    return list(await source.list_invitees(None))
+
+
 @pytest.mark.parametrize("exchange", EXCHANGES)
 async def test_rate_limit_backs_off_then_succeeds(
     exchange: str, sim: Sim, make_source: Callable[..., AffiliateSource]
 ) -> None:
     source = make_source(exchange)
     sim.faults.set(exchange, rate_limit=2, retry_after=0.25)
-    rows = await source.fetch_commissions(DAY_START, DAY_START)
+    rows = await read(source)
     assert rows
     assert len(sim.sleeps) == 2
     assert all(s >= 0.25 for s in sim.sleeps)  # Retry-After is honoured as a floor
@@ -35,7 +44,7 @@ async def test_server_errors_retry_then_temporary_error(
     source = make_source(exchange, retry_attempts=3)
     sim.faults.set(exchange, server_error=3)
     with pytest.raises(TemporaryError):
-        await source.fetch_commissions(DAY_START, DAY_START)
+        await read(source)
     assert len(sim.sleeps) == 2  # three attempts, two waits
 
 
@@ -45,7 +54,7 @@ async def test_one_server_error_is_retried(
 ) -> None:
     source = make_source(exchange)
     sim.faults.set(exchange, server_error=1)
-    assert await source.fetch_commissions(DAY_START, DAY_START)
+    assert await read(source)
 
 
 @pytest.mark.parametrize("exchange", ["okx", "bybit"])
@@ -74,7 +83,7 @@ async def test_auth_failure_is_auth_error_without_retries(
     source = make_source(exchange)
     sim.faults.set(exchange, auth_fail=True)
     with pytest.raises(AuthError):
-        await source.fetch_commissions(DAY_START, DAY_START)
+        await read(source)
     assert sim.sleeps == []
 
 
@@ -94,5 +103,5 @@ async def test_malformed_body_is_permanent_error(
     source = make_source(exchange)
     sim.faults.set(exchange, malformed=1)
     with pytest.raises(PermanentError):
-        await source.fetch_commissions(DAY_START, DAY_START)
+        await read(source)
     assert sim.sleeps == []

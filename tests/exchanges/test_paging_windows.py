@@ -94,3 +94,13 @@ async def test_bingx_rejects_more_than_30_days(
 def test_end_day_is_recent_enough_for_okx() -> None:
     # OKX refuses custom periods older than 180 days; the fixed test data must stay younger.
     assert (datetime.now(UTC).date() - END_DAY).days < 170, "move END_DAY in conftest forward"
+
+
+async def test_htx_invitee_cursor(
+    sim: Sim, make_source: Callable[..., AffiliateSource], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exchanges.adapters import htx
+
+    monkeypatch.setattr(htx, "PAGE_LIMIT", 4)
+    invitees = await make_source("htx").list_invitees(None)
+    assert sorted(i.uid for i in invitees) == sorted(t.uid for t in sim.dataset.traders["htx"])
