@@ -49,7 +49,7 @@ class Htx(Venue):
             raise ParamError("limit")
         from_id = int_param(request, "fromId", 0) or 0
         traders = sorted(self.data.traders.get(self.id, []), key=lambda t: t.registered_at)
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "id": ident,
                 "invitee_uid": int(t.uid),
@@ -62,5 +62,5 @@ class Htx(Venue):
             for ident, t in enumerate(traders, start=1)
             if ident > from_id
         ][:limit]
-        more = rows and rows[-1]["id"] < len(traders)
-        return self.ok(rows, nextId=rows[-1]["id"] if more else None)
+        last_id = from_id + len(rows)
+        return self.ok(rows, nextId=last_id if rows and last_id < len(traders) else None)
