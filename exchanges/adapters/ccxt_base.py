@@ -148,7 +148,11 @@ class CcxtSource(AffiliateSource):
         return value
 
     def _list(self, node: Any, key: str) -> list[dict[str, Any]]:
-        value = node.get(key) if isinstance(node, dict) else None
+        # A missing key is a broken response (silently reading it as "no rows" would lose
+        # money); an explicit null is how some exchanges say "empty".
+        if not isinstance(node, dict) or key not in node:
+            raise self._malformed(f"missing {key}")
+        value = node[key]
         if value is None:
             return []
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
