@@ -3,7 +3,26 @@
 from services.models.accounts import AccountStatus, ExchangeAccount
 from services.models.events import Event, Platform
 from services.models.exchanges import DataSource, Exchange
+from services.models.ledger import (
+    AccountKind,
+    HoldState,
+    LedgerAccount,
+    LedgerCheck,
+    LedgerEntry,
+    LedgerHold,
+    LedgerPosting,
+)
 from services.models.notifications import Notification, NotificationStatus
+from services.models.rates import (
+    EstimateBasis,
+    EstimateRate,
+    ExchangeShareHistory,
+    RateGroup,
+    RateGroupMember,
+    RateGroupShare,
+    RebateAccrual,
+    TraderShare,
+)
 from services.models.sync import (
     CommissionRecord,
     CommissionRevision,
@@ -32,4 +51,19 @@ __all__ = [
     "SyncRunStatus",
     "SyncState",
     "User",
+    "AccountKind",
+    "HoldState",
+    "LedgerAccount",
+    "LedgerCheck",
+    "LedgerEntry",
+    "LedgerHold",
+    "LedgerPosting",
+    "EstimateBasis",
+    "EstimateRate",
+    "ExchangeShareHistory",
+    "RateGroup",
+    "RateGroupMember",
+    "RateGroupShare",
+    "RebateAccrual",
+    "TraderShare",
 ]

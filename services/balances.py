@@ -1,0 +1,175 @@
+"""What a trader sees of their money: balances and the per-day, per-exchange rebate lines.
+
+Earned amounts come from what the rebate engine booked (rebate_accruals, written in the same
+transaction as the ledger entries); available and held come from the ledger's balances; paid out
+from posted holds. Totals are sums of exactly the lines shown (the same SQL feeds both).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from tortoise import Tortoise
+
+from services.ledger import USDT, ZERO, AccountRef
+
+
+@dataclass(frozen=True)
+class ExchangeEarnings:
+    exchange_id: str
+    exchange_name: str
+    volume: Decimal | None
+    fee: Decimal | None
+    gross: Decimal
+    earned: Decimal
+    estimated: Decimal  # the part of ``earned`` that is still estimated
+
+
+@dataclass(frozen=True)
+class BalanceSummary:
+    user_id: int
+    asset: str
+    available: Decimal
+    held: Decimal
+    paid_out: Decimal  # posted holds, fees included
+    total_earned: Decimal
+    estimated_earned: Decimal
+    per_exchange: tuple[ExchangeEarnings, ...]
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    day: date
+    exchange_id: str
+    exchange_name: str
+    volume: Decimal | None  # None: the exchange reported none that day
+    fee: Decimal | None
+    gross: Decimal  # our commission (estimated where ``estimated``)
+    share_percent: Decimal
+    rebate: Decimal
+    estimated: bool
+
+
+@dataclass(frozen=True)
+class HistoryTotals:
+    volume: Decimal
+    fee: Decimal
+    gross: Decimal
+    rebate: Decimal
+    lines: int
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    lines: tuple[HistoryLine, ...]
+    page: int
+    page_size: int
+    totals: HistoryTotals  # over all lines of the trader, not only this page
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.totals.lines // self.page_size))
+
+
+# One line per (day, exchange). Within a line the share is normally one value (rates are per
+# day); if records differ (e.g. a partial re-accrual) the effective share rebate/gross is shown.
+_LINES = """
+SELECT b.day, b.exchange_id, e.name AS exchange_name, e.position,
+       sum(b.volume_usdt) AS volume, sum(b.fee_usdt) AS fee, sum(b.gross) AS gross,
+       sum(b.trader_amount) AS rebate, min(b.share) AS min_share, max(b.share) AS max_share,
+       bool_or(b.estimated) AS estimated
+FROM rebate_accruals b JOIN exchanges e ON e.id = b.exchange_id
+WHERE b.user_id = $1
+GROUP BY b.day, b.exchange_id, e.name, e.position
+"""
+
+
+class BalanceService:
+    def __init__(self, connection_name: str = "default") -> None:
+        self._connection_name = connection_name
+
+    async def summary(self, user_id: int, asset: str = USDT) -> BalanceSummary:
+        client = Tortoise.get_connection(self._connection_name)
+        async with client.acquire_connection() as conn:
+            balances = {
+                row["kind"]: row["balance"] for row in await conn.fetch(
+                    "SELECT kind, balance FROM ledger_accounts "
+                    "WHERE owner = $1 AND asset = $2 AND kind = ANY($3::text[])",
+                    str(user_id), asset,
+                    [AccountRef.trader_available(user_id).kind.value,
+                     AccountRef.trader_held(user_id).kind.value],
+                )
+            }
+            paid_out = await conn.fetchval(
+                "SELECT coalesce(sum(amount), 0) FROM ledger_holds "
+                "WHERE user_id = $1 AND asset = $2 AND state = 'posted'", user_id, asset,
+            )
+            rows = await conn.fetch(
+                """
+                SELECT b.exchange_id, e.name, sum(b.volume_usdt) AS volume,
+                       sum(b.fee_usdt) AS fee, sum(b.gross) AS gross,
+                       sum(b.trader_amount) AS earned,
+                       coalesce(sum(b.trader_amount) FILTER (WHERE b.estimated), 0) AS estimated
+                FROM rebate_accruals b JOIN exchanges e ON e.id = b.exchange_id
+                WHERE b.user_id = $1
+                GROUP BY b.exchange_id, e.name, e.position
+                ORDER BY e.position, b.exchange_id
+                """,
+                user_id,
+            )
+        per_exchange = tuple(
+            ExchangeEarnings(
+                exchange_id=row["exchange_id"], exchange_name=row["name"], volume=row["volume"],
+                fee=row["fee"], gross=row["gross"], earned=row["earned"],
+                estimated=row["estimated"],
+            )
+            for row in rows
+        )
+        return BalanceSummary(
+            user_id=user_id, asset=asset,
+            available=balances.get("trader_available", ZERO),
+            held=balances.get("trader_held", ZERO),
+            paid_out=paid_out,
+            total_earned=sum((e.earned for e in per_exchange), ZERO),
+            estimated_earned=sum((e.estimated for e in per_exchange), ZERO),
+            per_exchange=per_exchange,
+        )
+
+    async def history(self, user_id: int, page: int = 1, page_size: int = 30) -> HistoryPage:
+        """Newest day first; ``page`` counts from 1."""
+        if page < 1 or not 1 <= page_size <= 500:
+            raise ValueError("page starts at 1 and page_size is 1..500")
+        client = Tortoise.get_connection(self._connection_name)
+        async with client.acquire_connection() as conn:
+            rows = await conn.fetch(
+                f"{_LINES} ORDER BY b.day DESC, e.position, b.exchange_id LIMIT $2 OFFSET $3",
+                user_id, page_size, (page - 1) * page_size,
+            )
+            totals = await conn.fetchrow(
+                f"SELECT coalesce(sum(volume), 0) AS volume, coalesce(sum(fee), 0) AS fee, "
+                f"coalesce(sum(gross), 0) AS gross, coalesce(sum(rebate), 0) AS rebate, "
+                f"count(*) AS lines FROM ({_LINES}) AS lines",
+                user_id,
+            )
+        return HistoryPage(
+            lines=tuple(_line(row) for row in rows), page=page, page_size=page_size,
+            totals=HistoryTotals(volume=totals["volume"], fee=totals["fee"],
+                                 gross=totals["gross"], rebate=totals["rebate"],
+                                 lines=totals["lines"]),
+        )
+
+
+def _line(row: Any) -> HistoryLine:
+    if row["min_share"] == row["max_share"] or not row["gross"]:
+        share = row["max_share"]
+    else:
+        share = row["rebate"] / row["gross"]
+    return HistoryLine(
+        day=row["day"], exchange_id=row["exchange_id"], exchange_name=row["exchange_name"],
+        volume=row["volume"], fee=row["fee"], gross=row["gross"],
+        share_percent=(share * 100).quantize(Decimal("0.01")), rebate=row["rebate"],
+        estimated=row["estimated"],
+    )
