@@ -20,6 +20,7 @@ from exchanges.adapters.ccxt_base import (
     settlement_day,
     settlement_window_ms,
     to_ms,
+    utc_day,
     windows,
 )
 from exchanges.base import Capabilities, CommissionRow, Invitee, make_row
@@ -97,7 +98,7 @@ class BitgetSource(CcxtSource):
                 if len(lines) < PAGE_LIMIT or not end_id:
                     break
                 params = {**params, "idLessThan": end_id}
-        first_day, last_day = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+        first_day, last_day = utc_day(start), utc_day(end)
         return [
             make_row(self.exchange_id, uid, day, product,
                      volume=volume, fee=fee, commission=commission, currency=coin)

@@ -213,9 +213,15 @@ def settlement_window_ms(first: date, last: date) -> tuple[int, int]:
     return day_start_ms(first) - shift, day_end_ms(last) - shift
 
 
+def utc_day(moment: datetime) -> date:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: pass timezone-aware UTC times")
+    return moment.astimezone(UTC).date()
+
+
 def days(start: datetime, end: datetime) -> Iterator[date]:
     """Every UTC day from start's day to end's day, inclusive."""
-    day, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+    day, last = utc_day(start), utc_day(end)
     while day <= last:
         yield day
         day += timedelta(days=1)
@@ -223,7 +229,7 @@ def days(start: datetime, end: datetime) -> Iterator[date]:
 
 def windows(start: datetime, end: datetime, max_days: int) -> Iterator[tuple[date, date]]:
     """Split [start's day, end's day] into inclusive windows of at most max_days days."""
-    first, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+    first, last = utc_day(start), utc_day(end)
     while first <= last:
         upto = min(last, first + timedelta(days=max_days - 1))
         yield first, upto

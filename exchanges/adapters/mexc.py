@@ -20,6 +20,7 @@ from exchanges.adapters.ccxt_base import (
     settlement_day,
     settlement_window_ms,
     to_ms,
+    utc_day,
     windows,
 )
 from exchanges.base import Capabilities, CommissionRow, Invitee, make_row
@@ -82,7 +83,7 @@ class MexcSource(CcxtSource):
                     key = (str(item["uid"]), settlement_day(stamp), product, currency)
                     sums[key][0] += self._decimal(item.get("usdtAmount")) or 0
                     sums[key][1] += self._decimal(item.get("commission")) or 0
-        first_day, last_day = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+        first_day, last_day = utc_day(start), utc_day(end)
         rows = []
         for (uid, day, product, currency), (volume_usdt, commission) in sorted(sums.items()):
             if not first_day <= day <= last_day:

@@ -18,7 +18,13 @@ from exchanges.errors import (
     parse_retry_after,
     with_retries,
 )
-from exchanges.registry import EXCHANGES, PRODUCT_EXCHANGES, api_exchanges, build_source
+from exchanges.registry import (
+    EXCHANGES,
+    PRODUCT_EXCHANGES,
+    api_exchanges,
+    build_source,
+    capabilities,
+)
 
 
 @pytest.mark.parametrize(
@@ -152,7 +158,14 @@ def test_registry_lists_the_product_exchanges() -> None:
         assert info.uid_pattern.match("12345678")
 
 
-@pytest.mark.parametrize("exchange", ["binance", "bitmart", "nope"])
+def test_registry_verified_flags_match_adapters() -> None:
+    for exchange in api_exchanges():
+        caps = capabilities(exchange)
+        assert caps is not None and caps.verified == EXCHANGES[exchange].api_verified
+    assert capabilities("binance") is None
+
+
+@pytest.mark.parametrize("exchange", ["binance", "bitmart", "gate", "nope"])
 def test_build_source_refuses_csv_only_and_unknown(exchange: str) -> None:
     with pytest.raises(ValueError):
         build_source(exchange, api_url=None, api_key="k", api_secret="s", api_password="p")
