@@ -31,7 +31,6 @@ from services.users import UserService
 
 log = logging.getLogger(__name__)
 
-REDIS_PREFIX = "cr"
 FSM_STATE_TTL_SECONDS = 24 * 3600  # an abandoned flow is forgotten after a day
 
 
@@ -82,8 +81,9 @@ def create_bot(settings: Settings) -> Bot:
 
 def create_dispatcher(
     *, redis: Redis, settings: Settings, services: Services, i18n: Catalog,
-    redis_prefix: str = REDIS_PREFIX,
+    redis_prefix: str | None = None,
 ) -> Dispatcher:
+    redis_prefix = redis_prefix or settings.redis_prefix
     storage = RedisStorage(
         redis,
         key_builder=DefaultKeyBuilder(prefix=f"{redis_prefix}:fsm"),

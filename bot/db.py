@@ -9,6 +9,7 @@ import asyncpg
 from tortoise import Tortoise
 
 MODELS = ["services.models"]
+ANALYTICS_CONNECTION = "analytics"
 
 
 def parse_database_url(url: str) -> dict[str, Any]:
@@ -32,10 +33,16 @@ def parse_database_url(url: str) -> dict[str, Any]:
 
 def tortoise_config(database_url: str, *, pool_max: int = 20) -> dict[str, Any]:
     credentials = parse_database_url(database_url)
-    credentials.update({"minsize": 1, "maxsize": pool_max})
+    default = {**credentials, "minsize": 1, "maxsize": pool_max}
+    # Analytics events are not money: they are written without waiting for the WAL flush
+    # (a crash can lose the last fraction of a second of events, never a ledger row).
+    analytics = {**credentials, "minsize": 1, "maxsize": 5,
+                 "server_settings": {"synchronous_commit": "off"}}
     return {
         "connections": {
-            "default": {"engine": "tortoise.backends.asyncpg", "credentials": credentials}
+            "default": {"engine": "tortoise.backends.asyncpg", "credentials": default},
+            ANALYTICS_CONNECTION: {"engine": "tortoise.backends.asyncpg",
+                                   "credentials": analytics},
         },
         "apps": {
             "models": {

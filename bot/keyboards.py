@@ -1,11 +1,15 @@
-"""Keyboards are pure functions: (translator, data) -> markup."""
+"""Keyboards are pure functions: (translator, data) -> markup.
+
+Built as plain InlineKeyboardMarkup rows: aiogram's InlineKeyboardBuilder deep-copies every
+button on export, which cost more than the rest of a menu press together (bench/).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.callbacks import (
     ExchangeAction,
@@ -22,46 +26,46 @@ from services.i18n import Translator
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
 
 
+def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=data.pack())
+
+
+def _grid(buttons: Sequence[InlineKeyboardButton], width: int) -> list[list[InlineKeyboardButton]]:
+    return [list(buttons[i : i + width]) for i in range(0, len(buttons), width)]
+
+
 def _back(t: Translator, screen: Screen = Screen.MAIN) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=t("common.back"), callback_data=MenuCB(screen=screen).pack())
 
 
 def main_menu(t: Translator) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(text=t("menu.exchanges"), callback_data=MenuCB(screen=Screen.EXCHANGES))
-    builder.button(text=t("menu.accounts"), callback_data=MenuCB(screen=Screen.ACCOUNTS))
-    builder.button(text=t("menu.balance"), callback_data=MenuCB(screen=Screen.BALANCE))
-    builder.button(text=t("menu.settings"), callback_data=MenuCB(screen=Screen.SETTINGS))
-    builder.button(text=t("menu.help"), callback_data=MenuCB(screen=Screen.HELP))
-    builder.adjust(1, 2, 2)
-    return builder.as_markup()
+    def item(key: str, screen: Screen) -> InlineKeyboardButton:
+        return _button(t(key), MenuCB(screen=screen))
+
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [item("menu.exchanges", Screen.EXCHANGES)],
+        [item("menu.accounts", Screen.ACCOUNTS), item("menu.balance", Screen.BALANCE)],
+        [item("menu.settings", Screen.SETTINGS), item("menu.help", Screen.HELP)],
+    ])
 
 
 def exchange_list(t: Translator, exchanges: Sequence[ExchangeDTO]) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for exchange in exchanges:
-        builder.button(
-            text=t("exchanges.button", name=exchange.name, share=exchange.trader_share_percent),
-            callback_data=ExchangeCB(action=ExchangeAction.CARD, exchange_id=exchange.id),
-        )
-    builder.adjust(2)
-    builder.row(_back(t))
-    return builder.as_markup()
+    buttons = [
+        _button(t("exchanges.button", name=exchange.name, share=exchange.trader_share_percent),
+                ExchangeCB(action=ExchangeAction.CARD, exchange_id=exchange.id))
+        for exchange in exchanges
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[*_grid(buttons, 2), [_back(t)]])
 
 
 def exchange_card(t: Translator, exchange: ExchangeDTO, tracked_url: str) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.row(InlineKeyboardButton(text=t("exchange.open", name=exchange.name), url=tracked_url))
-    builder.row(InlineKeyboardButton(
-        text=t("exchange.existing_button"),
-        callback_data=ExchangeCB(action=ExchangeAction.EXISTING, exchange_id=exchange.id).pack(),
-    ))
-    builder.row(InlineKeyboardButton(
-        text=t("exchange.link_uid"),
-        callback_data=LinkCB(action=LinkAction.PICK, exchange_id=exchange.id).pack(),
-    ))
-    builder.row(_back(t, Screen.EXCHANGES))
-    return builder.as_markup()
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=t("exchange.open", name=exchange.name), url=tracked_url)],
+        [_button(t("exchange.existing_button"),
+                 ExchangeCB(action=ExchangeAction.EXISTING, exchange_id=exchange.id))],
+        [_button(t("exchange.link_uid"), LinkCB(action=LinkAction.PICK, exchange_id=exchange.id))],
+        [_back(t, Screen.EXCHANGES)],
+    ])
 
 
 def back_to_card(t: Translator, exchange_id: str) -> InlineKeyboardMarkup:
@@ -80,16 +84,11 @@ def accounts(t: Translator) -> InlineKeyboardMarkup:
 
 
 def link_pick_exchange(t: Translator, exchanges: Sequence[ExchangeDTO]) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for exchange in exchanges:
-        builder.button(
-            text=exchange.name,
-            callback_data=LinkCB(action=LinkAction.PICK, exchange_id=exchange.id),
-        )
-    builder.adjust(3)
-    builder.row(InlineKeyboardButton(text=t("common.cancel"),
-                                     callback_data=LinkCB(action=LinkAction.CANCEL).pack()))
-    return builder.as_markup()
+    buttons = [_button(exchange.name, LinkCB(action=LinkAction.PICK, exchange_id=exchange.id))
+               for exchange in exchanges]
+    return InlineKeyboardMarkup(inline_keyboard=[
+        *_grid(buttons, 3), [_button(t("common.cancel"), LinkCB(action=LinkAction.CANCEL))],
+    ])
 
 
 def link_cancel(t: Translator) -> InlineKeyboardMarkup:
@@ -120,13 +119,11 @@ def after_link(t: Translator) -> InlineKeyboardMarkup:
 
 
 def settings(t: Translator, current_locale: str) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for locale, name in LANGUAGE_NAMES.items():
-        mark = "✓ " if locale == current_locale else ""
-        builder.button(text=f"{mark}{name}", callback_data=LanguageCB(locale=locale))
-    builder.adjust(2)
-    builder.row(_back(t))
-    return builder.as_markup()
+    languages = [
+        _button(("✓ " if locale == current_locale else "") + name, LanguageCB(locale=locale))
+        for locale, name in LANGUAGE_NAMES.items()
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[languages, [_back(t)]])
 
 
 def back_to_main(t: Translator) -> InlineKeyboardMarkup:

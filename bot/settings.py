@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     admin_ids: list[int] = Field(default_factory=list)
     secret_key: SecretStr | None = None
     data_dir: Path = Path(".data")
+    # Prefix of every Redis key (FSM, queues, flood control), so deployments can share a Redis.
+    redis_prefix: str = Field(default="cr", pattern=r"^[A-Za-z0-9_-]{1,32}$")
     default_locale: str = "en"
     # Flood control: at most this many updates per user in a window of that many seconds.
     flood_limit: int = Field(default=8, ge=1)

@@ -10,8 +10,8 @@ from aiogram import Bot, Dispatcher
 from aiohttp import web
 
 from bot.app import (
-    REDIS_PREFIX,
     Infrastructure,
+    Services,
     build_services,
     create_bot,
     create_dispatcher,
@@ -25,12 +25,12 @@ log = logging.getLogger(__name__)
 
 
 class WebProcess:
-    def __init__(self, settings: Settings, infra: Infrastructure,
-                 redis_prefix: str = REDIS_PREFIX):
+    def __init__(self, settings: Settings, infra: Infrastructure):
         self.settings = settings
         self.infra = infra
-        self.redis_prefix = redis_prefix
+        self.redis_prefix = settings.redis_prefix
         self.bot: Bot | None = None
+        self.services: Services | None = None
         self.dispatcher: Dispatcher | None = None
         self._runner: web.AppRunner | None = None
         self._polling: asyncio.Task[None] | None = None
@@ -40,6 +40,8 @@ class WebProcess:
         if settings.webhook_mode and settings.webhook_secret is None:
             raise SettingsError("WEBHOOK_SECRET: required when PUBLIC_URL is set (webhook mode)")
         services = build_services(settings, resolve_secret_key(settings))
+        self.services = services
+        await services.events.start()
         i18n = Catalog.load(default_locale=settings.default_locale)
         self.bot = create_bot(settings)
         self.dispatcher = create_dispatcher(redis=self.infra.redis, settings=settings,
@@ -76,3 +78,6 @@ class WebProcess:
         if self.bot is not None:
             await self.bot.session.close()
             self.bot = None
+        if self.services is not None:
+            await self.services.events.close()
+            self.services = None

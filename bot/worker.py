@@ -9,10 +9,12 @@ from typing import Any
 from arq.connections import RedisSettings
 from arq.worker import Worker, func
 
-from bot.app import REDIS_PREFIX, Infrastructure, open_infrastructure
+from bot.app import Infrastructure, open_infrastructure
 from bot.settings import Settings
 
-QUEUE_NAME = f"{REDIS_PREFIX}:queue"
+
+def queue_name(redis_prefix: str) -> str:
+    return f"{redis_prefix}:queue"
 
 
 async def heartbeat(ctx: dict[str, Any]) -> str:
@@ -26,8 +28,9 @@ def worker_functions() -> list[Any]:
     return [func(heartbeat, name="heartbeat")]
 
 
-def build_worker(settings: Settings, infra: Infrastructure, *, redis_prefix: str = REDIS_PREFIX,
-                 burst: bool = False) -> Worker:
+def build_worker(settings: Settings, infra: Infrastructure, *, burst: bool = False) -> Worker:
+    redis_prefix = settings.redis_prefix
+
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx["infra"] = infra
         ctx["settings"] = settings
@@ -35,7 +38,7 @@ def build_worker(settings: Settings, infra: Infrastructure, *, redis_prefix: str
 
     return Worker(
         functions=worker_functions(),
-        queue_name=f"{redis_prefix}:queue",
+        queue_name=queue_name(redis_prefix),
         redis_settings=RedisSettings.from_dsn(infra.redis_url),
         on_startup=on_startup,
         burst=burst,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -41,15 +42,32 @@ def to_dto(exchange: Exchange) -> ExchangeDTO:
 
 
 class ExchangeCatalog:
+    """Reads are served from a short-lived in-process copy: the eleven rows are read on almost
+    every screen and change only when an operator edits them (then every process sees the
+    change within CACHE_SECONDS)."""
+
+    CACHE_SECONDS = 10.0
+
+    def __init__(self) -> None:
+        self._cached: list[ExchangeDTO] = []
+        self._cached_at = float("-inf")
+
+    async def _all(self) -> list[ExchangeDTO]:
+        now = time.monotonic()
+        if now - self._cached_at > self.CACHE_SECONDS:
+            rows = await Exchange.all().order_by("position", "id")
+            self._cached = [to_dto(exchange) for exchange in rows]
+            self._cached_at = now
+        return self._cached
+
+    def forget_cache(self) -> None:
+        self._cached_at = float("-inf")
+
     async def list(self, *, enabled_only: bool = True) -> list[ExchangeDTO]:
-        query = Exchange.all()
-        if enabled_only:
-            query = query.filter(enabled=True)
-        return [to_dto(exchange) for exchange in await query.order_by("position", "id")]
+        return [e for e in await self._all() if e.enabled or not enabled_only]
 
     async def get(self, exchange_id: str) -> ExchangeDTO | None:
-        exchange = await Exchange.get_or_none(id=exchange_id)
-        return to_dto(exchange) if exchange else None
+        return next((e for e in await self._all() if e.id == exchange_id), None)
 
     async def seed(self, seeds: Iterable[ExchangeSeed]) -> int:
         """Insert the exchanges that are missing; never overwrite what operators changed."""
@@ -69,4 +87,5 @@ class ExchangeCatalog:
                 api_verified=seed.api_verified,
             )
             added += 1
+        self.forget_cache()
         return added

@@ -204,8 +204,8 @@ class RateService:
             # The first change keeps the old default in force for all earlier days.
             await conn.execute(
                 "INSERT INTO rate_exchange_shares (exchange_id, share, valid_from, created_at) "
-                "SELECT $1, $2, $3, now() WHERE NOT EXISTS "
-                "(SELECT 1 FROM rate_exchange_shares WHERE exchange_id = $1)",
+                "SELECT $1::varchar, $2, $3, now() WHERE NOT EXISTS "
+                "(SELECT 1 FROM rate_exchange_shares WHERE exchange_id = $1::varchar)",
                 exchange_id, current, EPOCH,
             )
             await self._upsert(conn, "rate_exchange_shares", ("exchange_id",), (exchange_id,),

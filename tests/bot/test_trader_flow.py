@@ -32,6 +32,7 @@ def alice():  # type: ignore[no-untyped-def]
 async def send(dp: Dispatcher, bot: MockedBot, update) -> str:  # type: ignore[no-untyped-def]
     bot.session.clear()
     await dp.feed_update(bot, update)
+    await dp["events"].flush()  # analytics events are written in batches
     return "\n".join(bot.session.texts())
 
 

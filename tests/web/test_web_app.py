@@ -36,15 +36,18 @@ async def test_tracked_redirect_records_the_click(client: TestClient, services: 
     response = await client.get(path, allow_redirects=False)
     assert response.status == 302
     assert response.headers["Location"] == "https://www.okx.com/join/CRYPTOREBATE"
+    await services.events.flush()
     event = await Event.get(name="link_opened")
     assert event.user_id == 123456 and event.properties["exchange"] == "okx"
 
 
 @pytest.mark.parametrize("path", ["/r/okx-2n9c-000000000000", "/r/nonsense", "/r/a-b-c-d"])
-async def test_forged_or_broken_codes_are_404(client: TestClient, path: str) -> None:
+async def test_forged_or_broken_codes_are_404(
+    client: TestClient, services: Services, path: str
+) -> None:
     response = await client.get(path, allow_redirects=False)
     assert response.status == 404
-    assert await Event.filter(name="link_opened").count() == 0
+    assert await services.events.count("link_opened") == 0
 
 
 async def test_metrics_are_exposed(client: TestClient) -> None:
@@ -64,7 +67,9 @@ async def test_webhook_requires_the_secret(client: TestClient, bot: MockedBot) -
     assert bot.session.calls == []
 
 
-async def test_webhook_handles_each_update_once(client: TestClient, bot: MockedBot) -> None:
+async def test_webhook_handles_each_update_once(
+    client: TestClient, bot: MockedBot, services: Services
+) -> None:
     update = message_update(tg_user(70002), "/start src-ad_spring")
     body = update.model_dump(mode="json", exclude_none=True)
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
@@ -73,7 +78,7 @@ async def test_webhook_handles_each_update_once(client: TestClient, bot: MockedB
         assert response.status == 200
     sent = [call for call in bot.session.calls if type(call).__name__ == "SendMessage"]
     assert len(sent) == 1 and "Welcome" in sent[0].text
-    assert await Event.filter(name="command_start", user_id=70002).count() == 1
+    assert await services.events.count("command_start", user_id=70002) == 1
 
 
 async def test_webhook_rejects_malformed_updates(client: TestClient) -> None:

@@ -1,0 +1,125 @@
+"""python -m bot demo: the whole product on one machine, no token, no network.
+
+Starts (or reuses) the embedded PostgreSQL and Redis under DATA_DIR, applies migrations, and runs
+in one process: the local Telegram stand-in with its chat page, the exchange simulator, the web
+process (bot in long polling against the stand-in) and the worker. Prints the one URL to open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from pydantic import SecretStr
+
+from bot.app import open_infrastructure
+from bot.settings import ExchangeCredentials, Settings, load_settings
+from bot.telegram_stub import StubState, run_stub
+from bot.telegram_stub.demo import DEMO_ADMIN_CHAT_ID, DEMO_ADMIN_ID, seed_demo_people
+from bot.web_process import WebProcess
+from bot.worker import build_worker
+from exchanges.simulator.app import SIMULATED_EXCHANGES, create_app
+from exchanges.simulator.dataset import Dataset
+from exchanges.simulator.faults import Faults
+from services.exchange_catalog import ExchangeCatalog
+from services.seed import seed_reference_data
+
+log = logging.getLogger(__name__)
+
+SIMULATOR_API_KEY = "sim-key"
+
+
+@dataclass(frozen=True)
+class DemoUrls:
+    chat: str
+    web: str
+    telegram: str
+    simulator: str
+
+
+@contextlib.asynccontextmanager
+async def _serve(app: web.Application, host: str, port: int) -> AsyncIterator[str]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        yield f"http://{host}:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+def demo_settings(
+    base: Settings, *, telegram_url: str, token: str, simulator_url: str
+) -> Settings:
+    """The user's settings, with Telegram and the exchanges pointed at the local stand-ins."""
+    settings = base.model_copy(update={
+        "bot_token": SecretStr(token),
+        "telegram_api_url": telegram_url,
+        "public_url": None,  # long polling against the stand-in
+        "admin_chat_id": base.admin_chat_id or DEMO_ADMIN_CHAT_ID,
+        "admin_ids": sorted({*base.admin_ids, DEMO_ADMIN_ID}),
+    })
+    settings.exchanges = dict(base.exchanges)
+    for exchange_id in SIMULATED_EXCHANGES:
+        settings.exchanges[exchange_id] = ExchangeCredentials(
+            api_url=f"{simulator_url}/{exchange_id}",
+            api_key=SecretStr(SIMULATOR_API_KEY),
+            api_secret=SecretStr("sim-secret"),
+            api_password=SecretStr("sim-pass"),
+        )
+    return settings
+
+
+@contextlib.asynccontextmanager
+async def demo(port: int | None = None, base: Settings | None = None) -> AsyncIterator[DemoUrls]:
+    base = base or load_settings()
+    if port is not None:
+        base = base.model_copy(update={"web_port": port})
+    host = base.web_host
+    infra = await open_infrastructure(base, migrate=True)
+    try:
+        await seed_reference_data(ExchangeCatalog())
+        state = StubState()
+        seed_demo_people(state, admin_chat_id=base.admin_chat_id or DEMO_ADMIN_CHAT_ID)
+        dataset = Dataset.build(SIMULATED_EXCHANGES, traders=30, days=30, seed=1)
+        dataset.api_key = SIMULATOR_API_KEY
+        async with (
+            run_stub(state, host, 0 if port == 0 else base.web_port + 1) as telegram_url,
+            _serve(create_app(dataset, Faults()), host, 0 if port == 0 else base.web_port + 2)
+            as simulator_url,
+        ):
+            settings = demo_settings(base, telegram_url=telegram_url, token=state.token,
+                                     simulator_url=simulator_url)
+            web_process = WebProcess(settings, infra)
+            await web_process.start()
+            worker = build_worker(settings, infra)
+            worker_task = asyncio.create_task(worker.async_run())
+            try:
+                yield DemoUrls(chat=f"{telegram_url}/stub/", web=settings.web_base_url,
+                               telegram=telegram_url, simulator=simulator_url)
+            finally:
+                await worker.close()
+                worker_task.cancel()
+                await asyncio.gather(worker_task, return_exceptions=True)
+                await web_process.stop()
+    finally:
+        await infra.close()
+
+
+async def run_demo(port: int | None, wait: Callable[[], Awaitable[None]]) -> None:
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # long polling is chatty
+    async with demo(port) as urls:
+        banner = (
+            "\n"
+            "  CryptoRebate demo is running.\n"
+            f"  Open {urls.chat} and talk to the bot as a demo trader or as the demo admin.\n"
+            f"  (web process {urls.web} · health {urls.web}/healthz · "
+            f"exchange simulator {urls.simulator})\n"
+            "  Press Ctrl+C to stop; data stays in DATA_DIR for the next run.\n"
+        )
+        print(banner, flush=True)  # noqa: T201
+        await wait()

