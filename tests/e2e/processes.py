@@ -22,8 +22,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def wait_healthy(url: str, process: asyncio.subprocess.Process, timeout: float) -> dict:  # type: ignore[type-arg]
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_healthy(url: str, process: asyncio.subprocess.Process, within: float) -> dict:  # type: ignore[type-arg]
+    deadline = asyncio.get_running_loop().time() + within
     async with aiohttp.ClientSession() as session:
         while asyncio.get_running_loop().time() < deadline:
             if process.returncode is not None:
@@ -33,13 +33,13 @@ async def wait_healthy(url: str, process: asyncio.subprocess.Process, timeout: f
                     if response.status == 200:
                         return await response.json()  # type: ignore[no-any-return]
             await asyncio.sleep(0.3)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
+    raise TimeoutError(f"{url} did not answer within {within} s")
 
 
 @contextlib.asynccontextmanager
 async def bot_process(
     command: list[str], env: Mapping[str, str], health_url: str, log_file: Path,
-    timeout: float = 60,
+    within: float = 60,
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """Run ``python -m bot <command>`` with exactly ``env`` (plus PATH), wait for /healthz."""
     full_env = {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", **env}
@@ -50,9 +50,10 @@ async def bot_process(
         )
         try:
             try:
-                await wait_healthy(health_url, process, timeout)
+                await wait_healthy(health_url, process, within)
             except (RuntimeError, TimeoutError) as exc:
-                raise AssertionError(f"{exc}\n--- log ---\n{log_file.read_text()}") from exc
+                log_text = log_file.read_text()  # noqa: ASYNC240 (a failing test, once)
+                raise AssertionError(f"{exc}\n--- log ---\n{log_text}") from exc
             yield process
         finally:
             if process.returncode is None:

@@ -18,17 +18,20 @@ async def test_demo_runs_on_the_embedded_default(tmp_path: Path) -> None:
     health_url = f"http://127.0.0.1:{port}/healthz"
     chat_url = f"http://127.0.0.1:{port + 1}"
 
-    async with bot_process(["demo"], env, health_url, tmp_path / "demo1.log", timeout=120):
-        async with StubClient(chat_url) as tg:
-            await tg.send(DEMO_TRADER_ID, DEMO_TRADER_ID, "/start")
-            await tg.wait_for_bot_message(DEMO_TRADER_ID, "Welcome, Demo trader!", timeout=15)
+    async with (
+        bot_process(["demo"], env, health_url, tmp_path / "demo1.log", within=120),
+        StubClient(chat_url) as tg,
+    ):
+        await tg.send(DEMO_TRADER_ID, DEMO_TRADER_ID, "/start")
+        await tg.wait_for_bot_message(DEMO_TRADER_ID, "Welcome, Demo trader!", timeout=15)
     log = (tmp_path / "demo1.log").read_text()
     assert f"Open {chat_url}/stub/" in log
     assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()
 
     # Started again on the same DATA_DIR, the demo remembers the trader.
-    async with bot_process(["demo"], env, health_url, tmp_path / "demo2.log", timeout=120):
-        async with StubClient(chat_url) as tg:
-            await tg.send(DEMO_TRADER_ID, DEMO_TRADER_ID, "/start")
-            await tg.wait_for_bot_message(DEMO_TRADER_ID, "Welcome back, Demo trader!",
-                                          timeout=15)
+    async with (
+        bot_process(["demo"], env, health_url, tmp_path / "demo2.log", within=120),
+        StubClient(chat_url) as tg,
+    ):
+        await tg.send(DEMO_TRADER_ID, DEMO_TRADER_ID, "/start")
+        await tg.wait_for_bot_message(DEMO_TRADER_ID, "Welcome back, Demo trader!", timeout=15)
