@@ -11,7 +11,8 @@ COPY exchanges exchanges
 COPY webapp webapp
 COPY locales locales
 COPY migrations migrations
-RUN pip install . && useradd --create-home app
+# Editable: the code and its data folders (locales, templates) stay together in /app.
+RUN pip install -e . && useradd --create-home app
 USER app
 
 EXPOSE 8080
