@@ -53,8 +53,7 @@ EXCHANGES: dict[str, ExchangeInfo] = {
         _info("htx", "HTX", "api", "https://www.htx.com/invite/en-us/1f?invite_code={code}",
               verified=False),
         _info("blofin", "BloFin", "api", "https://blofin.com/register?referral_code={code}"),
-        # Gate: planned adapter only (not a product exchange); not built yet, so build_source
-        # raises for it until its rebate endpoints' fields are researched.
+        # Gate: adapter only (not one of the product's exchanges).
         _info("gate", "Gate", "api", "https://www.gate.com/signup?ref={code}", verified=False,
               in_product=False),
     )
@@ -68,6 +67,7 @@ def _adapter_classes() -> dict[str, type[CcxtSource]]:
     from exchanges.adapters.bitget import BitgetSource
     from exchanges.adapters.blofin import BloFinSource
     from exchanges.adapters.bybit import BybitSource
+    from exchanges.adapters.gate import GateSource
     from exchanges.adapters.htx import HtxSource
     from exchanges.adapters.kucoin import KuCoinSource
     from exchanges.adapters.mexc import MexcSource
@@ -84,6 +84,7 @@ def _adapter_classes() -> dict[str, type[CcxtSource]]:
         BloFinSource,
         WeexSource,
         HtxSource,
+        GateSource,
     ]
     return {cls.exchange_id: cls for cls in classes}
 

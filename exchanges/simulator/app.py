@@ -32,6 +32,7 @@ from exchanges.simulator.venues import (
     bitget,
     blofin,
     bybit,
+    gate,
     htx,
     kucoin,
     mexc,
@@ -50,6 +51,7 @@ VENUE_CLASSES: list[type[Venue]] = [
     blofin.BloFin,
     weex.Weex,
     htx.Htx,
+    gate.Gate,
 ]
 SIMULATED_EXCHANGES = [cls.id for cls in VENUE_CLASSES]
 

@@ -165,7 +165,7 @@ def test_registry_verified_flags_match_adapters() -> None:
     assert capabilities("binance") is None
 
 
-@pytest.mark.parametrize("exchange", ["binance", "bitmart", "gate", "nope"])
+@pytest.mark.parametrize("exchange", ["binance", "bitmart", "nope"])
 def test_build_source_refuses_csv_only_and_unknown(exchange: str) -> None:
     with pytest.raises(ValueError):
         build_source(exchange, api_url=None, api_key="k", api_secret="s", api_password="p")

@@ -10,7 +10,7 @@ import pytest
 from conftest import END_DAY, Sim
 from exchange_checks import assert_rows_match
 
-from exchanges.adapters import bingx, bitget, blofin, bybit, kucoin, mexc, okx, weex
+from exchanges.adapters import bingx, bitget, blofin, bybit, gate, kucoin, mexc, okx, weex
 from exchanges.base import AffiliateSource
 from exchanges.errors import PermanentError
 
@@ -23,6 +23,7 @@ PAGE_KNOBS: dict[str, list[tuple[Any, str]]] = {
     "kucoin": [(kucoin, "PAGE_SIZE")],
     "blofin": [(blofin, "INVITEE_LIMIT")],
     "weex": [(weex, "PAGE_SIZE")],
+    "gate": [(gate, "PAGE_LIMIT")],
 }
 
 
@@ -45,7 +46,10 @@ async def test_small_pages_give_the_same_result(
     assert sorted(i.uid for i in invitees) == sorted(t.uid for t in sim.dataset.traders[exchange])
 
 
-@pytest.mark.parametrize("exchange", ["bitget", "mexc", "bingx", "kucoin", "blofin", "weex"])
+WINDOWED = ["bitget", "mexc", "bingx", "kucoin", "blofin", "weex", "gate"]
+
+
+@pytest.mark.parametrize("exchange", WINDOWED)
 async def test_long_range_is_chunked_into_allowed_windows(
     exchange: str, sim: Sim, make_source: Callable[..., AffiliateSource]
 ) -> None:
