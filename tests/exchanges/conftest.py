@@ -13,26 +13,15 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
+from exchange_checks import END_DAY, Sim
 
 from exchanges.base import AffiliateSource
 from exchanges.registry import build_source
 from exchanges.simulator import SIMULATED_EXCHANGES, Dataset, Faults, create_app
-
-END_DAY = date(2026, 11, 20)  # fixed, so data never depends on the day tests run
-
-
-@dataclass
-class Sim:
-    dataset: Dataset
-    faults: Faults
-    url: str
-    sleeps: list[float] = field(default_factory=list)
 
 
 @pytest.fixture

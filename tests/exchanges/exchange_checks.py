@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 from exchanges.base import AffiliateSource, CommissionRow
-from exchanges.simulator import Dataset
+from exchanges.simulator import Dataset, Faults
+
+END_DAY = date(2026, 11, 20)  # fixed, so data never depends on the day tests run
+
+
+@dataclass
+class Sim:
+    dataset: Dataset
+    faults: Faults
+    url: str
+    sleeps: list[float] = field(default_factory=list)
 
 
 def assert_rows_match(

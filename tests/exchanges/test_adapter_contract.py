@@ -7,8 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
-from conftest import END_DAY, Sim
-from exchange_checks import assert_rows_match
+from exchange_checks import END_DAY, Sim, assert_rows_match
 
 from exchanges.base import AffiliateSource
 from exchanges.errors import PermanentError

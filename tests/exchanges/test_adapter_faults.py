@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 import pytest
-from conftest import END_DAY, Sim
+from exchange_checks import END_DAY, Sim
 
 from exchanges.base import AffiliateSource
 from exchanges.errors import AuthError, PermanentError, TemporaryError

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
-from conftest import END_DAY, Sim
+from exchange_checks import END_DAY, Sim
 
 from exchanges.base import AffiliateSource, source_key
 from exchanges.csv_import import parse_csv

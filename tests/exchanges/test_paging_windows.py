@@ -7,8 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
-from conftest import END_DAY, Sim
-from exchange_checks import assert_rows_match
+from exchange_checks import END_DAY, Sim, assert_rows_match
 
 from exchanges.adapters import bingx, bitget, blofin, bybit, gate, kucoin, mexc, okx, weex
 from exchanges.base import AffiliateSource

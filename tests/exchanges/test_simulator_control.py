@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import aiohttp
-from conftest import END_DAY, Sim
+from exchange_checks import END_DAY, Sim
 
 
 async def test_health_faults_invitees_totals(sim: Sim) -> None:
