@@ -31,13 +31,14 @@ from services.models.sync import (
     SyncRunStatus,
     SyncState,
 )
-from services.models.users import Role, SignupSource, User
+from services.models.users import DigestMode, Role, SignupSource, User
 
 __all__ = [
     "AccountStatus",
     "CommissionRecord",
     "CommissionRevision",
     "DataSource",
+    "DigestMode",
     "Event",
     "Exchange",
     "ExchangeAccount",

@@ -30,6 +30,9 @@ class Notification(Model):
                                   default=NotificationStatus.PENDING)
     attempts = fields.IntField(default=0)
     not_before = fields.DatetimeField(null=True)
+    # A delivery loop's claim: until this time no other loop takes the row. A crashed loop's
+    # claim simply runs out, and the row is delivered by the next one.
+    claimed_until = fields.DatetimeField(null=True)
     last_error = fields.CharField(max_length=200, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     sent_at = fields.DatetimeField(null=True)

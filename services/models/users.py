@@ -23,6 +23,14 @@ class SignupSource(StrEnum):
     OTHER = "other"
 
 
+class DigestMode(StrEnum):
+    """The daily accrual digest: a normal message, a silent one, or none."""
+
+    ON = "on"
+    SILENT = "silent"
+    OFF = "off"
+
+
 class User(Model):
     """A person known to the bot; the primary key is their Telegram user id."""
 
@@ -36,6 +44,7 @@ class User(Model):
     signup_source = fields.CharEnumField(SignupSource, max_length=16, default=SignupSource.ORGANIC)
     signup_code = fields.CharField(max_length=64, null=True)
     is_banned = fields.BooleanField(default=False)
+    digest_mode = fields.CharEnumField(DigestMode, max_length=8, default=DigestMode.ON)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
