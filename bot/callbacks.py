@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
 
+from services.models import DigestMode
+
 
 class Screen(StrEnum):
     MAIN = "main"
@@ -44,3 +46,7 @@ class LinkCB(CallbackData, prefix="l"):
 
 class LanguageCB(CallbackData, prefix="lang"):
     locale: str
+
+
+class DigestCB(CallbackData, prefix="dg"):
+    mode: DigestMode

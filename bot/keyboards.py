@@ -12,6 +12,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callbacks import (
+    DigestCB,
     ExchangeAction,
     ExchangeCB,
     LanguageCB,
@@ -22,6 +23,7 @@ from bot.callbacks import (
 )
 from services.dto import ExchangeDTO
 from services.i18n import Translator
+from services.models import DigestMode
 
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
 
@@ -118,12 +120,19 @@ def after_link(t: Translator) -> InlineKeyboardMarkup:
     ])
 
 
-def settings(t: Translator, current_locale: str) -> InlineKeyboardMarkup:
+def settings(
+    t: Translator, current_locale: str, digest_mode: DigestMode = DigestMode.ON
+) -> InlineKeyboardMarkup:
     languages = [
         _button(("✓ " if locale == current_locale else "") + name, LanguageCB(locale=locale))
         for locale, name in LANGUAGE_NAMES.items()
     ]
-    return InlineKeyboardMarkup(inline_keyboard=[languages, [_back(t)]])
+    digest = [
+        _button(("✓ " if mode == digest_mode else "") + t(f"settings.digest.{mode.value}"),
+                DigestCB(mode=mode))
+        for mode in DigestMode
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[languages, digest, [_back(t)]])
 
 
 def back_to_main(t: Translator) -> InlineKeyboardMarkup:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from services.models import AccountStatus, DataSource, Role, SignupSource
+from services.models import AccountStatus, DataSource, DigestMode, Role, SignupSource
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class UserDTO:
     signup_code: str | None
     is_banned: bool
     created_at: datetime
+    digest_mode: DigestMode = DigestMode.ON  # the daily accrual digest: on, silent or off
 
 
 @dataclass(frozen=True)

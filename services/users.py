@@ -9,7 +9,7 @@ from tortoise.exceptions import IntegrityError
 
 from services.dto import UserDTO
 from services.events import EventService
-from services.models import Platform, Role, SignupSource, User
+from services.models import DigestMode, Platform, Role, SignupSource, User
 
 # /start src-<code>: the code's prefix says what kind of source it is (inf_cryptoguru, ch_news…).
 _SOURCE_PREFIXES = {
@@ -53,6 +53,7 @@ def to_dto(user: User) -> UserDTO:
         signup_code=user.signup_code,
         is_banned=user.is_banned,
         created_at=user.created_at,
+        digest_mode=DigestMode(user.digest_mode),
     )
 
 
@@ -96,4 +97,9 @@ class UserService:
     async def set_locale(self, user_id: int, locale: str | None) -> UserDTO:
         await User.filter(id=user_id).update(locale=locale)
         await self._events.record("language_changed", user_id, Platform.BOT, locale=locale)
+        return to_dto(await User.get(id=user_id))
+
+    async def set_digest_mode(self, user_id: int, mode: DigestMode) -> UserDTO:
+        await User.filter(id=user_id).update(digest_mode=mode)
+        await self._events.record("digest_mode_changed", user_id, Platform.BOT, mode=mode.value)
         return to_dto(await User.get(id=user_id))

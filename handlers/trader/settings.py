@@ -1,4 +1,4 @@
-"""Settings: the language (English, Russian)."""
+"""Settings: the language (English, Russian) and the daily rebate digest (on, silent, off)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from aiogram import F, Router
 from aiogram.types import CallbackQuery
 
 from bot import keyboards
-from bot.callbacks import LanguageCB, MenuCB, Screen
+from bot.callbacks import DigestCB, LanguageCB, MenuCB, Screen
 from handlers.filters import Registered
 from handlers.render import show
 from services.dto import UserDTO
@@ -19,12 +19,17 @@ router = Router(name="trader.settings")
 router.callback_query.filter(F.message.chat.type == "private", Registered())
 
 
+def settings_text(t: Translator, user: UserDTO) -> str:
+    mode = t(f"settings.digest.{user.digest_mode.value}")
+    return t("settings.title") + "\n\n" + t("settings.digest", mode=mode)
+
+
 @router.callback_query(MenuCB.filter(F.screen == Screen.SETTINGS))
 async def on_settings(
     query: CallbackQuery, t: Translator, user: UserDTO, events: EventService
 ) -> None:
     await events.record("screen_viewed", user.id, Platform.BOT, screen="settings")
-    await show(query, t("settings.title"), keyboards.settings(t, t.locale))
+    await show(query, settings_text(t, user), keyboards.settings(t, t.locale, user.digest_mode))
 
 
 @router.callback_query(LanguageCB.filter())
@@ -35,7 +40,17 @@ async def on_language(
     if callback_data.locale not in i18n.locales:
         await query.answer()
         return
-    await users.set_locale(user.id, callback_data.locale)
+    user = await users.set_locale(user.id, callback_data.locale)
     t = i18n.translator(callback_data.locale)  # answer in the language just chosen
-    await show(query, t("settings.title") + "\n\n" + t("settings.saved"),
-               keyboards.settings(t, callback_data.locale))
+    await show(query, settings_text(t, user) + "\n\n" + t("settings.saved"),
+               keyboards.settings(t, callback_data.locale, user.digest_mode))
+
+
+@router.callback_query(DigestCB.filter())
+async def on_digest_mode(
+    query: CallbackQuery, callback_data: DigestCB, user: UserDTO, users: UserService,
+    t: Translator,
+) -> None:
+    user = await users.set_digest_mode(user.id, callback_data.mode)
+    await show(query, settings_text(t, user) + "\n\n" + t("settings.saved"),
+               keyboards.settings(t, t.locale, user.digest_mode))
