@@ -194,6 +194,9 @@ class RateService:
         self, exchange_id: str, share: Decimal, valid_from: date | None = None
     ) -> None:
         _check_share(share)
+        if share != share.quantize(Decimal("0.0001")):
+            # exchanges.trader_share (the current value shown to traders) has 4 decimals.
+            raise ValueError("an exchange default share has at most 4 decimals")
         day = valid_from or today_utc()
         async with ledger_transaction(self._connection_name) as conn:
             current = await conn.fetchval(
@@ -338,6 +341,8 @@ class AccrualTotals:
         self.shortfall += batch.shortfall
 
 
+# "b.record_id > $1" repeats the keyset bound on the joined side, so each batch reads the
+# booked rows from the cursor on instead of from the start (without it a full walk is O(n²)).
 _SELECT = """
 SELECT r.id, r.source_key, r.exchange_id, r.day, r.product, r.revision,
        r.volume_usdt, r.fee_usdt, r.commission_usdt, a.user_id,
@@ -345,7 +350,7 @@ SELECT r.id, r.source_key, r.exchange_id, r.day, r.product, r.revision,
        b.trader_amount AS booked_trader, b.service_amount AS booked_service
 FROM commission_records r
 JOIN exchange_accounts a ON a.exchange_id = r.exchange_id AND a.uid = r.uid
-LEFT JOIN rebate_accruals b ON b.record_id = r.id
+LEFT JOIN rebate_accruals b ON b.record_id = r.id AND b.record_id > $1
 WHERE r.id > $1 AND a.status = 'verified'
   AND ($3::text IS NULL OR r.exchange_id = $3)
   AND ($4::text IS NULL OR r.uid = $4)
@@ -455,6 +460,10 @@ class RebateEngine:
             int(ref.owner): locked.balance for ref, locked in accounts.items()
             if ref.kind.value == "trader_available"
         }
+        revenue, suspense = AccountRef.service_revenue(), AccountRef.suspense()
+        traders = {b.user_id: AccountRef.trader_available(b.user_id) for b in bookings}
+        receivables = {b.exchange_id: AccountRef.receivable(b.exchange_id) for b in bookings}
+        kind = key_prefix.split(":")[0]
         specs: list[EntrySpec] = []
         for b in bookings:
             r = b.record
@@ -466,42 +475,61 @@ class RebateEngine:
             to_suspense = d_trader - to_trader
             batch.shortfall -= to_suspense
             legs = tuple(leg for leg in (
-                Leg(AccountRef.receivable(b.exchange_id), -d_gross),
-                Leg(AccountRef.trader_available(b.user_id), to_trader),
-                Leg(AccountRef.suspense(), to_suspense),
-                Leg(AccountRef.service_revenue(), d_service),
+                Leg(receivables[b.exchange_id], -d_gross),
+                Leg(traders[b.user_id], to_trader),
+                Leg(suspense, to_suspense),
+                Leg(revenue, d_service),
             ) if leg.amount != 0)
             if legs:
                 specs.append(EntrySpec(
-                    key=f"{key_prefix}:{r['source_key']}:r{r['revision']}",
-                    kind=key_prefix.split(":")[0],
+                    key=f"{key_prefix}:{r['source_key']}:r{r['revision']}", kind=kind,
                     legs=legs, memo=f"record {r['id']} r{r['revision']}",
                 ))
         results = await insert_entries(conn, specs, accounts)
         batch.entries = sum(1 for result in results if not result.replayed)
         batch.booked = len(bookings)
+        await _store_accruals(conn, bookings)
+
+
+_ACCRUAL_COLUMNS = [
+    "record_id", "user_id", "exchange_id", "day", "product", "revision", "volume_usdt",
+    "fee_usdt", "gross", "trader_amount", "service_amount", "share", "share_source", "estimated",
+    "updated_at",
+]
+
+
+async def _store_accruals(conn: Any, bookings: Sequence[_Booking]) -> None:
+    """Record what is now booked per record: new records by binary COPY (the fast path of a
+    first sync), revised ones by one set-based UPDATE."""
+    now = datetime.now(UTC)
+    rows = [
+        (b.record["id"], b.user_id, b.exchange_id, b.record["day"], b.record["product"],
+         b.record["revision"], b.record["volume_usdt"], b.record["fee_usdt"], b.gross, b.trader,
+         b.service, b.share.share, b.share.source, b.estimated, now)
+        for b in bookings
+    ]
+    # Safe without ON CONFLICT: batches are serialised and selected "not booked" in this one.
+    is_new = [b.record["booked_revision"] is None for b in bookings]
+    new = [row for row, flag in zip(rows, is_new, strict=True) if flag]
+    if new:
+        await conn.copy_records_to_table("rebate_accruals", columns=_ACCRUAL_COLUMNS, records=new)
+    changed = [row for row, flag in zip(rows, is_new, strict=True) if not flag]
+    if changed:
+        columns = list(zip(*changed, strict=True))
         await conn.execute(
             """
-            INSERT INTO rebate_accruals (record_id, user_id, exchange_id, day, product, revision,
-                volume_usdt, fee_usdt, gross, trader_amount, service_amount, share, share_source,
-                estimated, updated_at)
-            SELECT *, now() FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::date[],
-                $5::text[], $6::int[], $7::numeric[], $8::numeric[], $9::numeric[],
-                $10::numeric[], $11::numeric[], $12::numeric[], $13::text[], $14::bool[])
-            ON CONFLICT (record_id) DO UPDATE SET revision = EXCLUDED.revision,
-                volume_usdt = EXCLUDED.volume_usdt, fee_usdt = EXCLUDED.fee_usdt,
-                gross = EXCLUDED.gross, trader_amount = EXCLUDED.trader_amount,
-                service_amount = EXCLUDED.service_amount, share = EXCLUDED.share,
-                share_source = EXCLUDED.share_source, estimated = EXCLUDED.estimated,
-                updated_at = now()
+            UPDATE rebate_accruals b SET revision = u.revision, volume_usdt = u.volume_usdt,
+                fee_usdt = u.fee_usdt, gross = u.gross, trader_amount = u.trader_amount,
+                service_amount = u.service_amount, share = u.share,
+                share_source = u.share_source, estimated = u.estimated, updated_at = now()
+            FROM unnest($1::bigint[], $2::int[], $3::numeric[], $4::numeric[], $5::numeric[],
+                        $6::numeric[], $7::numeric[], $8::numeric[], $9::text[], $10::bool[])
+                AS u(record_id, revision, volume_usdt, fee_usdt, gross, trader_amount,
+                     service_amount, share, share_source, estimated)
+            WHERE b.record_id = u.record_id
             """,
-            [b.record["id"] for b in bookings], [b.user_id for b in bookings],
-            [b.exchange_id for b in bookings], [b.record["day"] for b in bookings],
-            [b.record["product"] for b in bookings], [b.record["revision"] for b in bookings],
-            [b.record["volume_usdt"] for b in bookings], [b.record["fee_usdt"] for b in bookings],
-            [b.gross for b in bookings], [b.trader for b in bookings],
-            [b.service for b in bookings], [b.share.share for b in bookings],
-            [b.share.source for b in bookings], [b.estimated for b in bookings],
+            columns[0], columns[5], columns[6], columns[7], columns[8], columns[9],
+            columns[10], columns[11], columns[12], columns[13],
         )
 
 
@@ -518,6 +546,7 @@ def _value(record: Any, rates: RateBook) -> _Booking | None:
         base = record["fee_usdt"] if quote.basis is EstimateBasis.FEE else record["volume_usdt"]
         if base is None:
             return None
+        # Estimates follow the same rounding rule: cut toward zero, never overstated.
         gross = round_money(base * quote.rate)
     share = rates.share_for(record["user_id"], exchange_id, day)
     trader, service = split_gross(gross, share.share)

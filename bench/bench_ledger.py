@@ -1,0 +1,190 @@
+"""Ledger benchmark: booking throughput of the rebate engine vs. raw ingest of the same rows,
+and the invariant check vs. three plain scans of the postings.
+
+    .venv/bin/python -m bench.bench_ledger --records 1000000
+
+Creates its own database (dropped at the end), N commission records of verified accounts (10%
+of them estimated), and prints absolute numbers and the two ratios with their goals:
+booking / raw ingest ≥ 0.3, invariant check / 3 scans ≤ 1.0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+from tortoise import Tortoise
+
+from bot import db as bot_db
+from services.exchange_catalog import ExchangeCatalog
+from services.ledger import Ledger
+from services.models import EstimateBasis
+from services.rebates import RateService, RebateEngine
+from services.seed import seed_reference_data
+
+ADMIN_DATABASE_URL = os.environ.get(
+    "TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"
+)
+EXCHANGES = ["binance", "bybit", "okx", "mexc", "bitget"]
+DAYS_PER_TRADER = 50
+COLUMNS = ["source_key", "exchange_id", "uid", "day", "product", "volume", "fee", "commission",
+           "currency", "rate_to_usdt", "volume_usdt", "fee_usdt", "commission_usdt", "origin",
+           "revision", "first_seen_at", "updated_at"]
+
+
+def _rows(count: int, seed: int = 7) -> tuple[list[tuple[Any, ...]], list[tuple[str, str]]]:
+    """Commission records and the (exchange, uid) accounts they belong to."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    start = date(2025, 1, 1)
+    rows: list[tuple[Any, ...]] = []
+    accounts: list[tuple[str, str]] = []
+    for n in range(-(-count // DAYS_PER_TRADER)):
+        exchange_id = EXCHANGES[n % len(EXCHANGES)]
+        uid = str(100_000_000 + n)
+        accounts.append((exchange_id, uid))
+        for d in range(min(DAYS_PER_TRADER, count - len(rows))):
+            day = start + timedelta(days=d)
+            volume = Decimal(rng.randrange(1_000_000, 500_000_000)) / 100
+            fee = (volume * Decimal("0.0004")).quantize(Decimal("0.00000001"))
+            # Bybit-style rows without a commission are estimated by the engine.
+            commission = None if n % 10 == 1 else (fee * Decimal("0.3")).quantize(
+                Decimal("0.00000001"))
+            rows.append((f"{exchange_id}:{uid}:{day.isoformat()}:spot", exchange_id, uid, day,
+                         "spot", volume, fee, commission, "USDT", Decimal(1), volume, fee,
+                         commission, "api", 1, now, now))
+    return rows, accounts
+
+
+async def _admin() -> Any:
+    creds = bot_db.parse_database_url(ADMIN_DATABASE_URL)
+    return await asyncpg.connect(host=creds["host"], port=creds["port"], user=creds["user"],
+                                 password=creds["password"] or None, database=creds["database"])
+
+
+async def _timed(label: str, coro: Any) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = await coro
+    elapsed = time.perf_counter() - started
+    print(f"  {label:<44} {elapsed:8.2f} s")
+    return elapsed, result
+
+
+async def run(records: int, batch_size: int) -> None:
+    name = f"cr_bench_ledger_{uuid.uuid4().hex[:8]}"
+    head = ADMIN_DATABASE_URL.partition("?")[0].rsplit("/", 1)[0]
+    url = f"{head}/{name}"
+    await bot_db.ensure_database(url)
+    try:
+        await bot_db.migrate(url)
+        await Tortoise.close_connections()
+        await bot_db.open_database(url)
+        await _bench(records, batch_size)
+    finally:
+        await bot_db.close_database()
+        admin = await _admin()
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+async def _bench(records: int, batch_size: int) -> None:
+    await seed_reference_data(ExchangeCatalog())
+    await RateService().set_estimate_rate("binance", EstimateBasis.FEE, Decimal("0.3"),
+                                          valid_from=date(2024, 1, 1))
+    for exchange_id in EXCHANGES[1:]:
+        await RateService().set_estimate_rate(exchange_id, EstimateBasis.FEE, Decimal("0.3"),
+                                              valid_from=date(2024, 1, 1))
+    print(f"generating {records:,} commission records ...")
+    rows, accounts = _rows(records)
+    client = Tortoise.get_connection("default")
+    async with client.acquire_connection() as conn:
+        now = datetime.now(UTC)
+        await conn.copy_records_to_table(
+            "users", columns=["id", "first_name", "role", "signup_source", "is_banned",
+                              "created_at"],
+            records=[(1_000_000 + n, "bench", "trader", "organic", False, now)
+                     for n in range(len(accounts))],
+        )
+        await conn.copy_records_to_table(
+            "exchange_accounts",
+            columns=["user_id", "exchange_id", "uid", "status", "created_at"],
+            records=[(1_000_000 + n, ex, uid, "verified", now)
+                     for n, (ex, uid) in enumerate(accounts)],
+        )
+        await conn.execute("CREATE UNLOGGED TABLE staging_records "
+                           "(LIKE commission_records INCLUDING DEFAULTS)")
+        await conn.execute("ANALYZE")
+        await conn.fetchval("SELECT count(*) FROM commission_records")  # warm
+
+        print("timed parts:")
+        column_list = ", ".join(COLUMNS)
+
+        async def raw_ingest() -> None:
+            async with conn.transaction():
+                await conn.copy_records_to_table("staging_records", columns=COLUMNS,
+                                                 records=rows)
+                await conn.execute(
+                    f"INSERT INTO commission_records ({column_list}) "
+                    f"SELECT {column_list} FROM staging_records "
+                    "ON CONFLICT (source_key) DO UPDATE SET commission = EXCLUDED.commission, "
+                    "commission_usdt = EXCLUDED.commission_usdt, "
+                    "revision = commission_records.revision + 1, updated_at = now()"
+                )
+
+        ingest_s, _ = await _timed("(a) raw ingest: COPY + INSERT ON CONFLICT", raw_ingest())
+        await conn.execute("ANALYZE commission_records")
+        await conn.fetchval("SELECT count(*), sum(commission_usdt) FROM commission_records")
+        await conn.fetchval("SELECT count(*) FROM exchange_accounts")
+
+    engine = RebateEngine()
+    booking_s, totals = await _timed(
+        f"(b) booking through the engine (batches of {batch_size})",
+        engine.accrue_all(batch_size=batch_size),
+    )
+    assert totals.booked == records, totals
+
+    ledger = Ledger()
+    async with client.acquire_connection() as conn:
+        await conn.execute("VACUUM ANALYZE ledger_postings")
+        postings = await conn.fetchval("SELECT count(*) FROM ledger_postings")  # warm
+
+        async def three_scans() -> None:
+            for _ in range(3):
+                await conn.fetchrow("SELECT count(*), sum(amount) FROM ledger_postings")
+
+        scans_s, _ = await _timed("(c) 3 × SELECT count(*), sum(amount) postings", three_scans())
+    check_s, report = await _timed("(c) invariant check", ledger.check_invariants())
+    assert report.ok, report
+
+    print("results:")
+    print(f"  records                   {records:>12,}")
+    print(f"  postings                  {postings:>12,}")
+    print(f"  raw ingest                {records / ingest_s:>12,.0f} records/s")
+    print(f"  booking                   {records / booking_s:>12,.0f} records/s "
+          f"({totals.batches} batches, {totals.entries:,} entries)")
+    print(f"  booking / raw ingest      {ingest_s / booking_s:>12.2f}   (goal >= 0.3)")
+    print(f"  invariant check           {check_s:>12.2f} s")
+    print(f"  3 full scans              {scans_s:>12.2f} s")
+    print(f"  invariant / 3 scans       {check_s / scans_s:>12.2f}   (goal <= 1.0)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=int, default=50_000)
+    parser.add_argument("--batch-size", type=int, default=5000)
+    args = parser.parse_args()
+    asyncio.run(run(args.records, args.batch_size))
+
+
+if __name__ == "__main__":
+    main()
