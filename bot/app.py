@@ -15,18 +15,23 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import DefaultKeyBuilder
 from aiogram.fsm.storage.redis import RedisStorage
+from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from bot import db
 from bot.embedded import EmbeddedServices
 from bot.middlewares import FloodControlMiddleware, HandlerTimingMiddleware, UserContextMiddleware
 from bot.settings import Settings, SettingsError
+from exchanges.base import AffiliateSource
+from exchanges.registry import build_source
 from handlers import build_routers
 from services.accounts import AccountService
 from services.events import EventService
 from services.exchange_catalog import ExchangeCatalog
 from services.i18n import Catalog
+from services.notifications import NotificationService
 from services.referrals import ReferralService
+from services.sync import SourceFactory, SyncService
 from services.users import UserService
 
 log = logging.getLogger(__name__)
@@ -43,6 +48,8 @@ class Services:
     exchanges: ExchangeCatalog
     accounts: AccountService
     referrals: ReferralService
+    notifications: NotificationService
+    sync: SyncService
 
     def as_workflow_data(self) -> dict[str, object]:
         return {
@@ -51,18 +58,46 @@ class Services:
             "exchanges": self.exchanges,
             "accounts": self.accounts,
             "referrals": self.referrals,
+            "notifications": self.notifications,
+            "sync": self.sync,
         }
+
+
+def build_source_factory(settings: Settings) -> SourceFactory:
+    """Affiliate adapters built from EXCHANGE_<ID>_* settings; None where no key is set."""
+
+    def build(exchange_id: str) -> AffiliateSource | None:
+        credentials = settings.exchanges.get(exchange_id)
+        if credentials is None or credentials.api_key is None:
+            return None
+
+        def reveal(secret: SecretStr | None) -> str | None:
+            return secret.get_secret_value() if secret is not None else None
+
+        try:
+            return build_source(
+                exchange_id, api_url=credentials.api_url, api_key=reveal(credentials.api_key),
+                api_secret=reveal(credentials.api_secret),
+                api_password=reveal(credentials.api_password),
+            )
+        except ValueError:  # a CSV-only exchange: its data arrives as imported files
+            return None
+
+    return build
 
 
 def build_services(settings: Settings, secret_key: bytes) -> Services:
     events = EventService()
     exchanges = ExchangeCatalog()
+    notifications = NotificationService()
     return Services(
         events=events,
         users=UserService(events, admin_ids=frozenset(settings.admin_ids)),
         exchanges=exchanges,
         accounts=AccountService(events),
         referrals=ReferralService(secret_key, settings.web_base_url, exchanges, events),
+        notifications=notifications,
+        sync=SyncService(build_source_factory(settings), notifications, events),
     )
 
 

@@ -1,15 +1,23 @@
 """The arq worker: scheduled and queued jobs. Each job owns its resources through ``ctx`` and is
-safe to run twice (it acts on the state of a database row, deduplicated by unique keys)."""
+safe to run twice (it acts on the state of database rows, deduplicated by unique keys; arq's job
+id only saves duplicate work)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis, RedisSettings
+from arq.cron import cron
 from arq.worker import Worker, func
 
-from bot.app import Infrastructure, open_infrastructure
+from bot.app import (
+    Infrastructure,
+    Services,
+    build_services,
+    open_infrastructure,
+    resolve_secret_key,
+)
 from bot.settings import Settings
 
 
@@ -18,32 +26,77 @@ def queue_name(redis_prefix: str) -> str:
 
 
 async def heartbeat(ctx: dict[str, Any]) -> str:
-    """Proves the worker is alive and can reach Redis; /healthz shows its age."""
+    """Proves the worker is alive and can reach Redis."""
     infra: Infrastructure = ctx["infra"]
-    await infra.redis.set(f"{ctx['redis_prefix']}:worker:heartbeat", "1", ex=300)
+    await infra.redis.set(f"{ctx['settings'].redis_prefix}:worker:heartbeat", "1", ex=300)
     return "ok"
 
 
+async def sync_exchange(ctx: dict[str, Any], exchange_id: str, trigger: str = "cron") -> str:
+    """One exchange's sync (scheduled by sync_tick, or "sync now" from an admin)."""
+    services: Services = ctx["services"]
+    outcome = await services.sync.run(exchange_id, trigger)
+    return f"{outcome.exchange_id}: {outcome.status} {outcome.records_new} new"
+
+
+async def sync_tick(ctx: dict[str, Any]) -> list[str]:
+    """Every minute: enqueue the sync of each exchange whose interval has passed. The job id
+    keeps a slow exchange from being queued twice; the advisory lock in SyncService keeps two
+    runs from overlapping even if it were."""
+    services: Services = ctx["services"]
+    redis: ArqRedis = ctx["redis"]
+    due = await services.sync.due()
+    for exchange_id in due:
+        await redis.enqueue_job("sync_exchange", exchange_id, "cron",
+                                _job_id=f"sync:{exchange_id}",
+                                _queue_name=queue_name(ctx["settings"].redis_prefix))
+    return due
+
+
+async def enqueue_sync_now(redis: ArqRedis, redis_prefix: str, exchange_id: str) -> bool:
+    """For admins: run an exchange's sync now. False if one is queued or running already."""
+    job = await redis.enqueue_job("sync_exchange", exchange_id, "manual",
+                                  _job_id=f"sync:{exchange_id}",
+                                  _queue_name=queue_name(redis_prefix))
+    return job is not None
+
+
 def worker_functions() -> list[Any]:
-    return [func(heartbeat, name="heartbeat")]
+    return [
+        func(heartbeat, name="heartbeat"),
+        func(sync_exchange, name="sync_exchange", timeout=1800),
+    ]
+
+
+def cron_jobs() -> list[Any]:
+    return [
+        cron(sync_tick, name="sync_tick", second=0, run_at_startup=True, unique=True),
+        cron(heartbeat, name="heartbeat_tick", second={0, 30}),
+    ]
 
 
 def build_worker(settings: Settings, infra: Infrastructure, *, burst: bool = False) -> Worker:
-    redis_prefix = settings.redis_prefix
-
     async def on_startup(ctx: dict[str, Any]) -> None:
         ctx["infra"] = infra
         ctx["settings"] = settings
-        ctx["redis_prefix"] = redis_prefix
+        ctx["services"] = build_services(settings, resolve_secret_key(settings))
+        await ctx["services"].events.start()
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        await ctx["services"].events.close()
 
     return Worker(
         functions=worker_functions(),
-        queue_name=queue_name(redis_prefix),
+        cron_jobs=cron_jobs(),
+        queue_name=queue_name(settings.redis_prefix),
         redis_settings=RedisSettings.from_dsn(infra.redis_url),
         on_startup=on_startup,
+        on_shutdown=on_shutdown,
         burst=burst,
         handle_signals=False,
         max_jobs=10,
+        # A job that was running when a worker died is retried (jobs are idempotent).
+        max_tries=5,
     )
 
 

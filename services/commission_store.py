@@ -1,0 +1,128 @@
+"""Storing commission rows: one set-based, idempotent upsert by source key.
+
+The rows go to PostgreSQL with COPY into a temporary staging table and one INSERT … ON CONFLICT:
+a row not seen before is inserted (revision 1); a row whose numbers changed gets them with
+revision + 1, after its previous version was copied into commission_revisions; an unchanged row
+is left alone. Re-reading an overlapping window therefore changes nothing, and history is never
+overwritten silently. This is the hot path of the sync (bench/bench_ingest.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+import asyncpg
+from tortoise import Tortoise
+
+from exchanges.base import CommissionRow
+from services.models import RecordOrigin
+
+# The columns a report provides, in COPY order.
+COLUMNS = (
+    "source_key", "exchange_id", "uid", "day", "product", "volume", "fee", "commission",
+    "currency", "rate_to_usdt", "volume_usdt", "fee_usdt", "commission_usdt", "origin",
+)
+# A record changed when any of these differ (NULL-safe).
+VALUE_COLUMNS = (
+    "volume", "fee", "commission", "currency", "rate_to_usdt", "volume_usdt", "fee_usdt",
+    "commission_usdt",
+)
+
+
+def _differs(old: str, new: str) -> str:
+    """SQL: the values of table alias ``old`` and ``new`` differ (NULL-safe)."""
+    old_values = ", ".join(f"{old}.{c}" for c in VALUE_COLUMNS)
+    new_values = ", ".join(f"{new}.{c}" for c in VALUE_COLUMNS)
+    return f"({old_values}) IS DISTINCT FROM ({new_values})"
+
+
+_CREATE_STAGING = """
+CREATE TEMPORARY TABLE IF NOT EXISTS commission_staging (
+    source_key varchar(200), exchange_id varchar(16), uid varchar(64), day date,
+    product varchar(16), volume numeric(30,8), fee numeric(30,8), commission numeric(30,8),
+    currency varchar(16), rate_to_usdt numeric(30,12), volume_usdt numeric(30,8),
+    fee_usdt numeric(30,8), commission_usdt numeric(30,8), origin varchar(8)
+) ON COMMIT DELETE ROWS
+"""
+
+# 1. Keep the previous version of every record whose numbers change.
+_ARCHIVE_CHANGED = f"""
+INSERT INTO commission_revisions
+    (record_id, revision, volume, fee, commission, commission_usdt, origin, created_at)
+SELECT r.id, r.revision, r.volume, r.fee, r.commission, r.commission_usdt, r.origin, now()
+FROM commission_staging s JOIN commission_records r USING (source_key)
+WHERE {_differs("r", "s")}
+"""
+
+# 2. Insert the new, update the changed, leave the unchanged; count which was which.
+_UPSERT = f"""
+WITH upserted AS (
+    INSERT INTO commission_records AS r
+        ({", ".join(COLUMNS)}, revision, first_seen_at, updated_at)
+    SELECT {", ".join(COLUMNS)}, 1, now(), now() FROM commission_staging
+    ON CONFLICT (source_key) DO UPDATE SET
+        {", ".join(f"{c} = EXCLUDED.{c}" for c in VALUE_COLUMNS)},
+        origin = EXCLUDED.origin, revision = r.revision + 1, updated_at = now()
+    WHERE {_differs("r", "EXCLUDED")}
+    RETURNING r.revision, r.volume_usdt
+)
+SELECT count(*) FILTER (WHERE revision = 1) AS new,
+       count(*) FILTER (WHERE revision > 1) AS changed,
+       coalesce(sum(volume_usdt) FILTER (WHERE revision = 1), 0) AS new_volume_usdt
+FROM upserted
+"""
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    seen: int
+    new: int
+    changed: int
+    new_volume_usdt: Decimal = Decimal(0)
+
+
+def _record(row: CommissionRow, origin: RecordOrigin) -> tuple[object, ...]:
+    return (
+        row.source_key, row.exchange, row.uid, row.day, row.product, row.volume, row.fee,
+        row.commission, row.currency, row.rate_to_usdt, row.volume_usdt, row.fee_usdt,
+        row.commission_usdt, origin.value,
+    )
+
+
+async def upsert_rows(
+    rows: Iterable[CommissionRow], origin: RecordOrigin, *, connection: asyncpg.Connection
+) -> UpsertCounts:
+    """Upsert within the caller's transaction on ``connection`` (an asyncpg connection).
+
+    ``rows`` may be a generator: COPY consumes it as it goes, so producing (normalising) rows
+    on this side overlaps with PostgreSQL ingesting them on the other.
+    """
+    seen = 0
+    keys: set[str] = set()
+
+    def records() -> Iterator[tuple[object, ...]]:
+        nonlocal seen
+        for row in rows:
+            seen += 1
+            # A report can list a key twice (overlapping pages): the first one counts.
+            if row.source_key not in keys:
+                keys.add(row.source_key)
+                yield _record(row, origin)
+
+    await connection.execute(_CREATE_STAGING)
+    await connection.copy_records_to_table("commission_staging", records=records(),
+                                           columns=COLUMNS)
+    await connection.execute(_ARCHIVE_CHANGED)
+    counts = await connection.fetchrow(_UPSERT)
+    await connection.execute("DELETE FROM commission_staging")
+    return UpsertCounts(seen=seen, new=counts["new"], changed=counts["changed"],
+                        new_volume_usdt=Decimal(counts["new_volume_usdt"]))
+
+
+async def store_rows(rows: Iterable[CommissionRow], origin: RecordOrigin) -> UpsertCounts:
+    """Upsert in a transaction of its own: all rows or none."""
+    client = Tortoise.get_connection("default")
+    async with client.acquire_connection() as connection, connection.transaction():
+        return await upsert_rows(rows, origin, connection=connection)
