@@ -15,6 +15,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import DefaultKeyBuilder
 from aiogram.fsm.storage.redis import RedisStorage
+from arq.connections import ArqRedis
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
@@ -116,7 +117,7 @@ def create_bot(settings: Settings) -> Bot:
 
 def create_dispatcher(
     *, redis: Redis, settings: Settings, services: Services, i18n: Catalog,
-    redis_prefix: str | None = None,
+    arq: ArqRedis | None = None, redis_prefix: str | None = None,
 ) -> Dispatcher:
     redis_prefix = redis_prefix or settings.redis_prefix
     storage = RedisStorage(
@@ -127,7 +128,8 @@ def create_dispatcher(
     )
     dispatcher = Dispatcher(storage=storage)
     # Handlers receive these by parameter name (``users: UserService``, ``i18n: Catalog`` …).
-    dispatcher.workflow_data.update(i18n=i18n, settings=settings, **services.as_workflow_data())
+    dispatcher.workflow_data.update(i18n=i18n, settings=settings, redis=redis, arq=arq,
+                                    **services.as_workflow_data())
     dispatcher.update.outer_middleware(FloodControlMiddleware(
         redis, settings.flood_limit, settings.flood_window_seconds, redis_prefix
     ))

@@ -48,5 +48,15 @@ class LanguageCB(CallbackData, prefix="lang"):
     locale: str
 
 
+class CsvAction(StrEnum):
+    IMPORT = "go"
+    CANCEL = "no"
+
+
+class CsvCB(CallbackData, prefix="csv"):
+    action: CsvAction
+    token: str
+
+
 class DigestCB(CallbackData, prefix="dg"):
     mode: DigestMode

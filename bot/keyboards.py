@@ -12,6 +12,8 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callbacks import (
+    CsvAction,
+    CsvCB,
     DigestCB,
     ExchangeAction,
     ExchangeCB,
@@ -133,6 +135,13 @@ def settings(
         for mode in DigestMode
     ]
     return InlineKeyboardMarkup(inline_keyboard=[languages, digest, [_back(t)]])
+
+
+def csv_confirm(t: Translator, token: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[
+        _button(t("admin.csv.import_button"), CsvCB(action=CsvAction.IMPORT, token=token)),
+        _button(t("common.cancel"), CsvCB(action=CsvAction.CANCEL, token=token)),
+    ]])
 
 
 def back_to_main(t: Translator) -> InlineKeyboardMarkup:

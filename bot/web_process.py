@@ -8,6 +8,8 @@ import logging
 
 from aiogram import Bot, Dispatcher
 from aiohttp import web
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
 
 from bot.app import (
     Infrastructure,
@@ -31,6 +33,7 @@ class WebProcess:
         self.redis_prefix = settings.redis_prefix
         self.bot: Bot | None = None
         self.services: Services | None = None
+        self.arq: ArqRedis | None = None
         self.dispatcher: Dispatcher | None = None
         self._runner: web.AppRunner | None = None
         self._polling: asyncio.Task[None] | None = None
@@ -42,10 +45,13 @@ class WebProcess:
         services = build_services(settings, resolve_secret_key(settings))
         self.services = services
         await services.events.start()
+        await services.users.promote_bootstrap_admins()
         i18n = Catalog.load(default_locale=settings.default_locale)
         self.bot = create_bot(settings)
+        # The arq pool: handlers enqueue jobs ("sync now") for the worker.
+        self.arq = await create_pool(RedisSettings.from_dsn(self.infra.redis_url))
         self.dispatcher = create_dispatcher(redis=self.infra.redis, settings=settings,
-                                            services=services, i18n=i18n,
+                                            services=services, i18n=i18n, arq=self.arq,
                                             redis_prefix=self.redis_prefix)
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
         app = create_web_app(WebDeps(
@@ -81,3 +87,6 @@ class WebProcess:
         if self.services is not None:
             await self.services.events.close()
             self.services = None
+        if self.arq is not None:
+            await self.arq.aclose()
+            self.arq = None

@@ -12,6 +12,7 @@ def build_routers() -> list[Router]:
 
     names = [
         "handlers.common",
+        "handlers.admin.exchanges",
         "handlers.trader.start",
         "handlers.trader.exchanges",
         "handlers.trader.accounts",

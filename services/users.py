@@ -94,6 +94,13 @@ class UserService:
         )
         return to_dto(user), True
 
+    async def promote_bootstrap_admins(self) -> int:
+        """ADMIN_IDS who registered before they were listed become admins (at startup)."""
+        if not self._admin_ids:
+            return 0
+        return await User.filter(id__in=self._admin_ids).exclude(role=Role.ADMIN).update(
+            role=Role.ADMIN)
+
     async def set_locale(self, user_id: int, locale: str | None) -> UserDTO:
         await User.filter(id=user_id).update(locale=locale)
         await self._events.record("language_changed", user_id, Platform.BOT, locale=locale)

@@ -105,6 +105,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         "SECRET_KEY": "test-secret",
         "DATA_DIR": str(data_dir),
         "ADMIN_IDS": "900",
+        "ADMIN_CHAT_ID": "-100500",
+        "REDIS_PREFIX": f"test-{RUN_ID}",
         "FLOOD_LIMIT": "1000",
     })
 
@@ -124,8 +126,7 @@ def dispatcher(redis: Redis, settings: Settings, services: Services, i18n: Catal
     # Routers are module-level (aiogram's canonical style) and can join only one Dispatcher, so
     # the test session shares one; each test isolates itself through its own user ids and the
     # per-test database reset.
-    return create_dispatcher(redis=redis, settings=settings, services=services, i18n=i18n,
-                             redis_prefix=f"test-{RUN_ID}")
+    return create_dispatcher(redis=redis, settings=settings, services=services, i18n=i18n)
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from services.models import AccountStatus, Event, ExchangeAccount, SignupSource,
 from tests.conftest import RUN_ID, TEST_REDIS_URL
 from tests.e2e.processes import bot_process, free_port
 
-ALICE, BORIS, MALLORY = 5001, 5002, 5003
+ALICE, BORIS, MALLORY, OPERATOR = 5001, 5002, 5003, 5009
+ADMIN_CHAT = -1009
 
 
 @pytest.fixture
@@ -25,6 +26,8 @@ async def telegram() -> AsyncIterator[tuple[StubState, str]]:
     state.add_user(ALICE, "Alice", "alice", "en")
     state.add_user(BORIS, "Борис", "boris", "ru")
     state.add_user(MALLORY, "Mallory", "mallory", "en")
+    state.add_user(OPERATOR, "Olga", "olga", "en")
+    state.add_group(ADMIN_CHAT, "Admins", members=[OPERATOR, MALLORY], admins=[OPERATOR])
     async with run_stub(state, "127.0.0.1", 0) as url:
         yield state, url
 
@@ -42,6 +45,8 @@ async def running_bot(db: str, telegram: tuple[StubState, str], tmp_path: Path) 
         "WEB_PORT": str(port),
         "SECRET_KEY": "e2e-secret",
         "FLOOD_LIMIT": "1000",  # the test presses faster than a person can
+        "ADMIN_CHAT_ID": str(ADMIN_CHAT),
+        "ADMIN_IDS": str(OPERATOR),
         "DATA_DIR": str(tmp_path),
     }
     web_url = f"http://127.0.0.1:{port}"
@@ -172,3 +177,40 @@ async def test_trader_first_minutes_in_russian(
         await tg.wait_for_bot_message(BORIS, "Настройки")
         await tg.press_button(BORIS, BORIS, "English")
         await tg.wait_for_bot_message(BORIS, "Saved.")
+
+
+GOOD_CSV = (
+    "exchange,uid,date,product,volume,fee,commission,currency,rate_to_usdt\n"
+    "binance,12345678,2026-11-01,spot,1000,1,0.4,USDT,1\n"
+    "binance,12345678,2026-11-02,futures,2000,0.8,0.32,USDT,1\n"
+)
+
+
+async def test_admin_imports_a_csv_after_a_dry_run(
+    running_bot: str, telegram: tuple[StubState, str]
+) -> None:
+    from services.models import CommissionRecord
+
+    _, telegram_url = telegram
+    async with StubClient(telegram_url) as tg:
+        await tg.send(OPERATOR, OPERATOR, "/start")  # an operator registers once, privately
+        await tg.wait_for_bot_message(OPERATOR, "Welcome")
+
+        bad = GOOD_CSV + "binance,12ab,2026-11-03,spot,1,1,1,USDT,1\n"
+        await tg.upload(ADMIN_CHAT, OPERATOR, "bad.csv", bad.encode(), "text/csv",
+                        caption="/import binance")
+        report = await tg.wait_for_bot_message(ADMIN_CHAT, "bad row")
+        assert "line 4" in report["text"] and "Nothing was imported" in report["text"]
+
+        await tg.upload(ADMIN_CHAT, OPERATOR, "good.csv", GOOD_CSV.encode(), "text/csv",
+                        caption="/import binance")
+        preview = await tg.wait_for_bot_message(ADMIN_CHAT, "dry run")
+        assert "New: 2" in preview["text"]
+        assert await CommissionRecord.filter(exchange_id="binance").count() == 0
+
+        # Only an operator may press Import.
+        await tg.press_button(ADMIN_CHAT, MALLORY, "✅ Import")
+        await tg.press_button(ADMIN_CHAT, OPERATOR, "✅ Import")
+        done = await tg.wait_for_bot_message(ADMIN_CHAT, "imported")
+        assert "New: 2" in done["text"] and "By olga" in done["text"]
+    assert await CommissionRecord.filter(exchange_id="binance").count() == 2
