@@ -11,11 +11,14 @@ OUTBOX_SQL = r"""
 ALTER TABLE notifications ALTER COLUMN status SET DEFAULT 'pending',
     ALTER COLUMN attempts SET DEFAULT 0, ALTER COLUMN silent SET DEFAULT false,
     ALTER COLUMN params SET DEFAULT '{}', ALTER COLUMN created_at SET DEFAULT now();
+-- The claim skips chats that have a claimed row; this keeps that check cheap.
+CREATE INDEX notifications_pending_chat ON notifications (chat_id) WHERE status = 'pending';
 ALTER TABLE users ALTER COLUMN digest_mode SET DEFAULT 'on';
 ALTER TABLE users ADD CONSTRAINT users_digest_mode_valid
     CHECK (digest_mode IN ('on', 'silent', 'off'));
 """
 OUTBOX_REVERSE_SQL = r"""
+DROP INDEX IF EXISTS notifications_pending_chat;
 ALTER TABLE users DROP CONSTRAINT IF EXISTS users_digest_mode_valid;
 """
 

@@ -69,29 +69,29 @@ def _params(value: object) -> dict[str, Any]:
     return dict(loaded) if isinstance(loaded, Mapping) else {}
 
 
-# One row per chat per batch (the oldest due one): the delivery loop then never has to hold a
-# claimed row while it waits out a chat's 1/s limit behind another row of the same batch. The
-# due conditions are repeated outside the subquery because FOR UPDATE re-checks only those,
-# against the row's latest version, after waiting for a concurrent claim to commit.
+# Claim in one statement: lock a window of due rows with SKIP LOCKED (concurrent claimers take
+# different rows instead of waiting), keep the oldest row per chat, stamp the lease. One row per
+# chat per batch means the delivery loop never holds a claimed row while it waits out a chat's
+# 1/s behind another row of its own batch; chats with a row claimed elsewhere are left out, so a
+# chat's messages go out one at a time, oldest first. Rows locked but not kept are free again
+# when the statement ends.
 _CLAIM = """
-WITH claimed AS (
+WITH locked AS (
+    SELECT id, chat_id FROM notifications n
+    WHERE status = 'pending' AND (not_before IS NULL OR not_before <= $1)
+      AND (claimed_until IS NULL OR claimed_until <= $1)
+      AND NOT EXISTS (
+          SELECT 1 FROM notifications c
+          WHERE c.chat_id = n.chat_id AND c.status = 'pending' AND c.claimed_until > $1
+      )
+    ORDER BY id LIMIT $2 * 4
+    FOR UPDATE SKIP LOCKED
+), picked AS (
+    SELECT id FROM (SELECT DISTINCT ON (chat_id) id FROM locked ORDER BY chat_id, id) firsts
+    ORDER BY id LIMIT $2
+), claimed AS (
     UPDATE notifications n SET claimed_until = $3
-    FROM (
-        SELECT id FROM notifications
-        WHERE id IN (
-            SELECT id FROM (
-                SELECT id, row_number() OVER (PARTITION BY chat_id ORDER BY id) AS nth
-                FROM notifications
-                WHERE status = 'pending' AND (not_before IS NULL OR not_before <= $1)
-                  AND (claimed_until IS NULL OR claimed_until <= $1)
-            ) ranked
-            WHERE nth = 1 ORDER BY id LIMIT $2
-        )
-          AND status = 'pending' AND (not_before IS NULL OR not_before <= $1)
-          AND (claimed_until IS NULL OR claimed_until <= $1)
-        FOR UPDATE SKIP LOCKED
-    ) due
-    WHERE n.id = due.id
+    FROM picked WHERE n.id = picked.id
     RETURNING n.id, n.dedupe_key, n.chat_id, n.user_id, n.kind, n.text_key,
               n.params::text AS params, n.silent, n.attempts
 )
