@@ -27,6 +27,7 @@ from exchanges.base import AffiliateSource
 from exchanges.registry import build_source
 from handlers import build_routers
 from services.accounts import AccountService
+from services.balances import BalanceService
 from services.events import EventService
 from services.exchange_catalog import ExchangeCatalog
 from services.i18n import Catalog
@@ -51,6 +52,7 @@ class Services:
     referrals: ReferralService
     notifications: NotificationService
     sync: SyncService
+    balances: BalanceService
 
     def as_workflow_data(self) -> dict[str, object]:
         return {
@@ -61,6 +63,7 @@ class Services:
             "referrals": self.referrals,
             "notifications": self.notifications,
             "sync": self.sync,
+            "balances": self.balances,
         }
 
 
@@ -99,6 +102,7 @@ def build_services(settings: Settings, secret_key: bytes) -> Services:
         referrals=ReferralService(secret_key, settings.web_base_url, exchanges, events),
         notifications=notifications,
         sync=SyncService(build_source_factory(settings), notifications, events),
+        balances=BalanceService(),
     )
 
 

@@ -48,6 +48,10 @@ class LanguageCB(CallbackData, prefix="lang"):
     locale: str
 
 
+class HistoryCB(CallbackData, prefix="h"):
+    page: int
+
+
 class CsvAction(StrEnum):
     IMPORT = "go"
     CANCEL = "no"

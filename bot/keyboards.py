@@ -17,6 +17,7 @@ from bot.callbacks import (
     DigestCB,
     ExchangeAction,
     ExchangeCB,
+    HistoryCB,
     LanguageCB,
     LinkAction,
     LinkCB,
@@ -135,6 +136,25 @@ def settings(
         for mode in DigestMode
     ]
     return InlineKeyboardMarkup(inline_keyboard=[languages, digest, [_back(t)]])
+
+
+def balance(t: Translator) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [_button(t("balance.history_button"), HistoryCB(page=1))],
+        [_back(t)],
+    ])
+
+
+def history(t: Translator, page: int, pages: int) -> InlineKeyboardMarkup:
+    paging = []
+    if page > 1:
+        paging.append(_button(t("history.newer"), HistoryCB(page=page - 1)))
+    if page < pages:
+        paging.append(_button(t("history.older"), HistoryCB(page=page + 1)))
+    return InlineKeyboardMarkup(inline_keyboard=[
+        *([paging] if paging else []),
+        [_button(t("history.back"), MenuCB(screen=Screen.BALANCE))],
+    ])
 
 
 def csv_confirm(t: Translator, token: str) -> InlineKeyboardMarkup:
