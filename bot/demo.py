@@ -12,6 +12,8 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 from aiohttp import web
 from pydantic import SecretStr
@@ -23,14 +25,30 @@ from bot.telegram_stub.demo import DEMO_ADMIN_CHAT_ID, DEMO_ADMIN_ID, seed_demo_
 from bot.web_process import WebProcess
 from bot.worker import build_worker
 from exchanges.simulator.app import SIMULATED_EXCHANGES, create_app
-from exchanges.simulator.dataset import Dataset
+from exchanges.simulator.dataset import Dataset, products
 from exchanges.simulator.faults import Faults
 from services.exchange_catalog import ExchangeCatalog
+from services.models import DataSource
 from services.seed import seed_reference_data
 
 log = logging.getLogger(__name__)
 
 SIMULATOR_API_KEY = "sim-key"
+# UIDs the simulated exchanges know as our invitees, with two weeks of trading: link one of
+# them in the chat page and watch it get verified and earn.
+DEMO_UIDS = {"okx": "10010001", "bybit": "10010002", "bitget": "10010003"}
+DEMO_SYNC_MINUTES = 2  # the demo syncs often, so that a linked UID is verified quickly
+
+
+def add_demo_invitees(dataset: Dataset, today: date) -> None:
+    for exchange_id, uid in DEMO_UIDS.items():
+        dataset.add_trader(exchange_id, uid, datetime.combine(today - timedelta(days=20),
+                                                              datetime.min.time(), tzinfo=UTC))
+        product = products(exchange_id)[0]
+        for days_ago in range(1, 15):
+            volume = Decimal(2_000 + 750 * (days_ago % 5))
+            dataset.add_activity(exchange_id, uid, today - timedelta(days=days_ago), product,
+                                 volume)
 
 
 @dataclass(frozen=True)
@@ -82,11 +100,14 @@ async def demo(port: int | None = None, base: Settings | None = None) -> AsyncIt
     host = base.web_host
     infra = await open_infrastructure(base, migrate=True)
     try:
-        await seed_reference_data(ExchangeCatalog())
+        catalog = ExchangeCatalog()
+        await seed_reference_data(catalog)
+        await catalog.set_sync_interval(DEMO_SYNC_MINUTES, data_source=DataSource.API)
         state = StubState()
         seed_demo_people(state, admin_chat_id=base.admin_chat_id or DEMO_ADMIN_CHAT_ID)
         dataset = Dataset.build(SIMULATED_EXCHANGES, traders=30, days=30, seed=1)
         dataset.api_key = SIMULATOR_API_KEY
+        add_demo_invitees(dataset, datetime.now(UTC).date())
         async with (
             run_stub(state, host, 0 if port == 0 else base.web_port + 1) as telegram_url,
             _serve(create_app(dataset, Faults()), host, 0 if port == 0 else base.web_port + 2)
@@ -113,10 +134,15 @@ async def demo(port: int | None = None, base: Settings | None = None) -> AsyncIt
 async def run_demo(port: int | None, wait: Callable[[], Awaitable[None]]) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # long polling is chatty
     async with demo(port) as urls:
+        uids = ", ".join(f"{uid} on {exchange_id}" for exchange_id, uid in DEMO_UIDS.items())
         banner = (
             "\n"
             "  CryptoRebate demo is running.\n"
             f"  Open {urls.chat} and talk to the bot as a demo trader or as the demo admin.\n"
+            f"  Trader: press /start, link one of the simulated exchanges' UIDs ({uids});\n"
+            f"  it is verified at the next sync (every {DEMO_SYNC_MINUTES} min) and earns.\n"
+            "  Admin: /start once in the private chat, then in the admin chat /status,\n"
+            "  /sync okx, or upload a CSV with the caption /import binance.\n"
             f"  (web process {urls.web} · health {urls.web}/healthz · "
             f"exchange simulator {urls.simulator})\n"
             "  Press Ctrl+C to stop; data stays in DATA_DIR for the next run.\n"

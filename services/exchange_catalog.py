@@ -69,6 +69,15 @@ class ExchangeCatalog:
     async def get(self, exchange_id: str) -> ExchangeDTO | None:
         return next((e for e in await self._all() if e.id == exchange_id), None)
 
+    async def set_sync_interval(self, minutes: int, *, data_source: DataSource) -> int:
+        """Set the sync interval of every exchange whose data arrives that way."""
+        if minutes < 1:
+            raise ValueError("the interval is at least a minute")
+        changed = await Exchange.filter(data_source=data_source).update(
+            sync_interval_minutes=minutes)
+        self.forget_cache()
+        return changed
+
     async def seed(self, seeds: Iterable[ExchangeSeed]) -> int:
         """Insert the exchanges that are missing; never overwrite what operators changed."""
         existing = {exchange.id for exchange in await Exchange.all().only("id")}
