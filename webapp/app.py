@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from aiohttp.typedefs import Handler
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from redis.asyncio import Redis
 from tortoise import Tortoise
 
@@ -23,6 +25,27 @@ WEBHOOK_PATH = "/telegram/webhook"
 UPDATE_SEEN_TTL_SECONDS = 24 * 3600  # Telegram retries an update for at most about a day
 
 WEBHOOK_UPDATES = Counter("bot_webhook_updates_total", "Webhook requests", ["result"])
+HTTP_SECONDS = Histogram("http_request_duration_seconds", "HTTP request latency",
+                         ["route", "method", "status"])
+
+
+@web.middleware
+async def measure(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Latency per route pattern (never the raw path: /r/<code> would be a label per user)."""
+    route = request.match_info.route.resource
+    label = route.canonical if route is not None else "unmatched"
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        HTTP_SECONDS.labels(label, request.method, str(status)).observe(
+            time.perf_counter() - started)
 
 
 @dataclass(frozen=True)
@@ -94,7 +117,7 @@ async def telegram_webhook(request: web.Request) -> web.Response:
 
 
 def create_web_app(deps: WebDeps) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[measure])
     app[DEPS] = deps
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)

@@ -53,7 +53,10 @@ async def test_forged_or_broken_codes_are_404(
 async def test_metrics_are_exposed(client: TestClient) -> None:
     response = await client.get("/metrics")
     assert response.status == 200
-    assert "bot_handler_duration_seconds" in await response.text()
+    text = await response.text()
+    assert "bot_handler_duration_seconds" in text
+    response = await client.get("/metrics")
+    assert 'route="/metrics"' in await response.text()
 
 
 async def test_webhook_requires_the_secret(client: TestClient, bot: MockedBot) -> None:
