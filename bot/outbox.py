@@ -354,3 +354,11 @@ class OutboxDelivery:
             log.warning("outbox: notification %s failed for good: %s", note.id, error)
         else:
             stats.rescheduled += 1
+
+
+def build_outbox(
+    bot: Bot, notifications: NotificationService, i18n: Catalog, redis: Redis, redis_prefix: str
+) -> OutboxDelivery:
+    """The worker's delivery loop: the Redis limiter, so any number of workers share
+    Telegram's limits."""
+    return OutboxDelivery(bot, notifications, i18n, RedisLimiter(redis, redis_prefix))

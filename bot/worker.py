@@ -5,6 +5,7 @@ id only saves duplicate work)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings
@@ -15,10 +16,19 @@ from bot.app import (
     Infrastructure,
     Services,
     build_services,
+    create_bot,
     open_infrastructure,
     resolve_secret_key,
 )
+from bot.outbox import OutboxDelivery, build_outbox
 from bot.settings import Settings
+from services.i18n import Catalog
+
+log = logging.getLogger(__name__)
+
+# The outbox is drained by a cron tick every 5 s, each run sending for up to 4 s.
+DELIVERY_SECONDS = set(range(0, 60, 5))
+DELIVERY_BUDGET_SECONDS = 4.0
 
 
 def queue_name(redis_prefix: str) -> str:
@@ -61,6 +71,21 @@ async def enqueue_sync_now(redis: ArqRedis, redis_prefix: str, exchange_id: str)
     return job is not None
 
 
+async def deliver_notifications(ctx: dict[str, Any]) -> str:
+    """Send due notifications from the outbox at Telegram's limits (bot/outbox.py).
+
+    A short cron run rather than one job looping forever: arq does short jobs well. A job that
+    never ends holds a slot, runs into job_timeout, and after a SIGKILL sits out the in-progress
+    TTL before any worker resumes it; a tick simply runs again on whichever worker is alive,
+    and with ``unique=True`` on one worker per tick. A run that overlaps the next one is still
+    safe: each row carries its own claim lease, and the limiter lives in Redis.
+    """
+    outbox: OutboxDelivery | None = ctx.get("outbox")
+    if outbox is None:
+        return "no BOT_TOKEN: notifications wait in the outbox"
+    return str(await outbox.run(budget=DELIVERY_BUDGET_SECONDS))
+
+
 def worker_functions() -> list[Any]:
     return [
         func(heartbeat, name="heartbeat"),
@@ -72,6 +97,8 @@ def cron_jobs() -> list[Any]:
     return [
         cron(sync_tick, name="sync_tick", second=0, run_at_startup=True, unique=True),
         cron(heartbeat, name="heartbeat_tick", second={0, 30}),
+        cron(deliver_notifications, name="deliver_notifications", second=DELIVERY_SECONDS,
+             run_at_startup=True, unique=True, timeout=120),
     ]
 
 
@@ -81,9 +108,20 @@ def build_worker(settings: Settings, infra: Infrastructure, *, burst: bool = Fal
         ctx["settings"] = settings
         ctx["services"] = build_services(settings, resolve_secret_key(settings))
         await ctx["services"].events.start()
+        if settings.bot_token is not None:
+            ctx["bot"] = create_bot(settings)
+            ctx["outbox"] = build_outbox(
+                ctx["bot"], ctx["services"].notifications,
+                Catalog.load(default_locale=settings.default_locale), infra.redis,
+                settings.redis_prefix,
+            )
+        else:
+            log.warning("BOT_TOKEN is not set: notifications stay in the outbox")
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         await ctx["services"].events.close()
+        if "bot" in ctx:
+            await ctx["bot"].session.close()
 
     return Worker(
         functions=worker_functions(),
