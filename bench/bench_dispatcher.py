@@ -103,12 +103,19 @@ async def main(users: int, rounds: int) -> dict[str, Any]:
         warm = [conversation(1_000_000 + u, 1, "1") for u in range(users)]
         await feed_all(production, warm)
         await feed_all(baseline, warm)
-        results = {}
-        for name, dp in (("baseline", baseline), ("production", production)):
-            convs = [conversation(1_000_000 + u, rounds, "2") for u in range(users)]
-            count, elapsed = await feed_all(dp, convs)
-            results[name] = count / elapsed
-            print(f"{name:>10}: {count} updates in {elapsed:.2f} s = {count / elapsed:,.0f}/s")
+        # Alternate the two sides and keep each one's best round: the machine is shared, and
+        # the best round is the one least disturbed by anything else.
+        results: dict[str, float] = {"baseline": 0.0, "production": 0.0}
+        for round_no in range(3):
+            for name, dp in (("baseline", baseline), ("production", production)):
+                convs = [conversation(1_000_000 + u, rounds, f"{round_no + 2}")
+                         for u in range(users)]
+                count, elapsed = await feed_all(dp, convs)
+                results[name] = max(results[name], count / elapsed)
+                print(f"{name:>10}: {count} updates in {elapsed:.2f} s = "
+                      f"{count / elapsed:,.0f}/s")
+        print(f"best: baseline {results['baseline']:,.0f}/s, "
+              f"production {results['production']:,.0f}/s")
         ratio = results["production"] / results["baseline"]
         print(f"ratio production/baseline = {ratio:.2f} (goal >= 0.5)")
     for prefix in ("bench-prod", "bench-bare"):

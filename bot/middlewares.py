@@ -42,10 +42,9 @@ class FloodControlMiddleware(BaseMiddleware):
             return await handler(event, data)
         bucket = int(time.time()) // self._window
         key = f"{self._prefix}:flood:{user.id}:{bucket}"
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, self._window * 2)
-            count, _ = await pipe.execute()
+        count = await self._redis.incr(key)
+        if count == 1:  # the first update of this window sets its expiry
+            await self._redis.expire(key, self._window * 2)
         if count > self._limit:
             UPDATES_DROPPED.labels("flood").inc()
             log.info("flood control: dropped an update of user %s", user.id)
