@@ -429,6 +429,9 @@ class RebateEngine:
     ) -> AccrualBatch:
         async with ledger_transaction(self._connection_name) as conn:
             await conn.execute("SELECT pg_advisory_xact_lock($1)", ACCRUAL_LOCK_ID)
+            # A generic plan of the selection cannot use the cursor value and walks the whole
+            # table each batch; plan it for the actual parameters.
+            await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
             records = await conn.fetch(
                 select, after_id, limit, scope.exchange_id, scope.uid, scope.user_id,
                 scope.since_day, scope.until_day,
