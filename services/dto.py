@@ -21,7 +21,9 @@ class UserDTO:
     signup_code: str | None
     is_banned: bool
     created_at: datetime
-    digest_mode: DigestMode = DigestMode.ON  # the daily accrual digest: on, silent or off
+    # The daily accrual digest: on, silent or off. No default on purpose: a reader that
+    # forgets the column must fail, not show every trader "on".
+    digest_mode: DigestMode
 
 
 @dataclass(frozen=True)

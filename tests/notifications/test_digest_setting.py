@@ -42,6 +42,12 @@ async def test_digest_mode_is_on_by_default_and_can_be_changed(
     assert "Daily rebate summary: 🔕 Silent" in text and "Saved." in text
     assert "✓ 🔕 Silent" in buttons(bot) and "🔔 On" in buttons(bot)
     assert (await User.get(id=TRADER.id)).digest_mode == DigestMode.SILENT
+    # Reopened later (the user is loaded afresh by the middleware): still silent.
+    await send(dispatcher, bot, callback_update(TRADER, MenuCB(screen=Screen.MAIN).pack()))
+    text = await send(
+        dispatcher, bot, callback_update(TRADER, MenuCB(screen=Screen.SETTINGS).pack())
+    )
+    assert "Daily rebate summary: 🔕 Silent" in text and "✓ 🔕 Silent" in buttons(bot)
 
     await send(dispatcher, bot, callback_update(TRADER, DigestCB(mode=DigestMode.OFF).pack()))
     assert (await User.get(id=TRADER.id)).digest_mode == DigestMode.OFF
