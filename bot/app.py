@@ -98,7 +98,7 @@ def build_services(settings: Settings, secret_key: bytes) -> Services:
         events=events,
         users=UserService(events, admin_ids=frozenset(settings.admin_ids)),
         exchanges=exchanges,
-        accounts=AccountService(events),
+        accounts=AccountService(events, exchanges),
         referrals=ReferralService(secret_key, settings.web_base_url, exchanges, events),
         notifications=notifications,
         sync=SyncService(build_source_factory(settings), notifications, events),
