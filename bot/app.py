@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import timedelta
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,10 +29,13 @@ from exchanges.registry import build_source
 from handlers import build_routers
 from services.accounts import AccountService
 from services.balances import BalanceService
+from services.digests import DigestService
 from services.events import EventService
 from services.exchange_catalog import ExchangeCatalog
 from services.i18n import Catalog
+from services.ledger import Ledger
 from services.notifications import NotificationService
+from services.rebates import RebateEngine
 from services.referrals import ReferralService
 from services.sync import SourceFactory, SyncService
 from services.users import UserService
@@ -53,6 +57,9 @@ class Services:
     notifications: NotificationService
     sync: SyncService
     balances: BalanceService
+    rebates: RebateEngine
+    ledger: Ledger
+    digests: DigestService
 
     def as_workflow_data(self) -> dict[str, object]:
         return {
@@ -101,8 +108,15 @@ def build_services(settings: Settings, secret_key: bytes) -> Services:
         accounts=AccountService(events, exchanges),
         referrals=ReferralService(secret_key, settings.web_base_url, exchanges, events),
         notifications=notifications,
-        sync=SyncService(build_source_factory(settings), notifications, events),
+        sync=SyncService(
+            build_source_factory(settings), notifications, events,
+            uid_reject_after=timedelta(hours=settings.uid_reject_after_hours),
+            first_lookback=timedelta(days=settings.sync_first_lookback_days),
+        ),
         balances=BalanceService(),
+        rebates=RebateEngine(),
+        ledger=Ledger(),
+        digests=DigestService(notifications, exchanges),
     )
 
 

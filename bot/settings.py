@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     flood_limit: int = Field(default=8, ge=1)
     flood_window_seconds: int = Field(default=4, ge=1)
     log_level: str = "INFO"
+    # How far back an exchange's very first sync reads (later syncs continue from the last one).
+    sync_first_lookback_days: int = Field(default=30, ge=1, le=180)
+    # A linked UID not found among our invitees within this many hours is rejected.
+    uid_reject_after_hours: int = Field(default=72, ge=1)
 
     exchanges: dict[str, ExchangeCredentials] = Field(default_factory=dict, exclude=True)
 

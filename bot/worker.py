@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings
@@ -23,6 +24,7 @@ from bot.app import (
 from bot.outbox import OutboxDelivery, build_outbox
 from bot.settings import Settings
 from services.i18n import Catalog
+from services.rebates import RecordScope
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +45,39 @@ async def heartbeat(ctx: dict[str, Any]) -> str:
 
 
 async def sync_exchange(ctx: dict[str, Any], exchange_id: str, trigger: str = "cron") -> str:
-    """One exchange's sync (scheduled by sync_tick, or "sync now" from an admin)."""
+    """One exchange's sync (scheduled by sync_tick, or "sync now" from an admin), then the
+    rebates of what it brought (and of UIDs it verified) are booked."""
     services: Services = ctx["services"]
     outcome = await services.sync.run(exchange_id, trigger)
-    return f"{outcome.exchange_id}: {outcome.status} {outcome.records_new} new"
+    if outcome.status != "ok":
+        return f"{exchange_id}: {outcome.status} {outcome.error_class or ''}"
+    booked = await services.rebates.accrue_all(scope=RecordScope(exchange_id=exchange_id))
+    return (f"{exchange_id}: ok, {outcome.records_new} new, {outcome.records_changed} changed, "
+            f"{booked.entries} ledger entries")
+
+
+async def accrue_rebates(ctx: dict[str, Any], exchange_id: str) -> str:
+    """Book the rebates of an exchange's new or revised records (after a CSV import)."""
+    services: Services = ctx["services"]
+    booked = await services.rebates.accrue_all(scope=RecordScope(exchange_id=exchange_id))
+    return f"{exchange_id}: {booked.entries} ledger entries"
+
+
+async def check_ledger(ctx: dict[str, Any]) -> str:
+    """The invariant check: exports gauges; while it fails payouts are frozen (by the ledger)
+    and the admin chat is told, once per failing hour."""
+    services: Services = ctx["services"]
+    settings: Settings = ctx["settings"]
+    report = await services.ledger.check_invariants()
+    if not report.ok and settings.admin_chat_id is not None:
+        failing = ", ".join(f"{name}: {count}" for name, count in report.violations.items()
+                            if count)
+        await services.notifications.enqueue(
+            f"ledger_check:{report.checked_at:%Y-%m-%dT%H}", settings.admin_chat_id,
+            "ledger_alert", "admin.ledger_alert",
+            {"failing": failing, "frozen": report.payouts_frozen},
+        )
+    return "ok" if report.ok else f"FAILED {report.violations}"
 
 
 async def sync_tick(ctx: dict[str, Any]) -> list[str]:
@@ -57,16 +88,30 @@ async def sync_tick(ctx: dict[str, Any]) -> list[str]:
     redis: ArqRedis = ctx["redis"]
     due = await services.sync.due()
     for exchange_id in due:
+        prefix = ctx["settings"].redis_prefix
         await redis.enqueue_job("sync_exchange", exchange_id, "cron",
-                                _job_id=f"sync:{exchange_id}",
-                                _queue_name=queue_name(ctx["settings"].redis_prefix))
+                                _job_id=f"{prefix}:sync:{exchange_id}",
+                                _queue_name=queue_name(prefix))
     return due
+
+
+async def send_digests(ctx: dict[str, Any]) -> str:
+    """Every morning: yesterday's accrual digest to each trader who wants it."""
+    services: Services = ctx["services"]
+    run = await services.digests.enqueue_for(datetime.now(UTC).date() - timedelta(days=1))
+    return f"{run.day}: {run.enqueued} digests for {run.traders} traders"
+
+
+async def enqueue_accrual(redis: ArqRedis, redis_prefix: str, exchange_id: str) -> None:
+    await redis.enqueue_job("accrue_rebates", exchange_id,
+                            _job_id=f"{redis_prefix}:accrue:{exchange_id}",
+                            _queue_name=queue_name(redis_prefix))
 
 
 async def enqueue_sync_now(redis: ArqRedis, redis_prefix: str, exchange_id: str) -> bool:
     """For admins: run an exchange's sync now. False if one is queued or running already."""
     job = await redis.enqueue_job("sync_exchange", exchange_id, "manual",
-                                  _job_id=f"sync:{exchange_id}",
+                                  _job_id=f"{redis_prefix}:sync:{exchange_id}",
                                   _queue_name=queue_name(redis_prefix))
     return job is not None
 
@@ -89,7 +134,10 @@ async def deliver_notifications(ctx: dict[str, Any]) -> str:
 def worker_functions() -> list[Any]:
     return [
         func(heartbeat, name="heartbeat"),
-        func(sync_exchange, name="sync_exchange", timeout=1800),
+        # keep_result=0: arq refuses a job id while a result of it is kept, and these ids are
+        # meant to be reused as soon as the previous run has finished.
+        func(sync_exchange, name="sync_exchange", timeout=1800, keep_result=0),
+        func(accrue_rebates, name="accrue_rebates", timeout=1800, keep_result=0),
     ]
 
 
@@ -97,6 +145,9 @@ def cron_jobs() -> list[Any]:
     return [
         cron(sync_tick, name="sync_tick", second=0, run_at_startup=True, unique=True),
         cron(heartbeat, name="heartbeat_tick", second={0, 30}),
+        cron(send_digests, name="send_digests", hour=8, minute=0, second=0, unique=True),
+        cron(check_ledger, name="check_ledger", minute=set(range(0, 60, 10)), second=30,
+             run_at_startup=True, unique=True, timeout=600),
         cron(deliver_notifications, name="deliver_notifications", second=DELIVERY_SECONDS,
              run_at_startup=True, unique=True, timeout=120),
     ]

@@ -128,14 +128,15 @@ def exchange_status(
 
 class SyncService:
     OVERLAP = timedelta(days=2)  # re-read so that late revisions of recent days are seen
-    FIRST_LOOKBACK = timedelta(days=30)  # how far back the very first sync reads
     UID_CHECKS_PER_RUN = 200  # one-by-one UID checks are rate limited at the exchange
 
     def __init__(
         self, sources: SourceFactory, notifications: NotificationService, events: EventService,
         *, uid_reject_after: timedelta = timedelta(hours=72),
+        first_lookback: timedelta = timedelta(days=30),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
+        self._first_lookback = first_lookback
         self._sources = sources
         self._notifications = notifications
         self._events = events
@@ -201,7 +202,7 @@ class SyncService:
     async def _run_locked(self, exchange: Exchange, trigger: str) -> SyncOutcome:
         now = self._now()
         state, _ = await SyncState.get_or_create(exchange_id=exchange.id)
-        start = (state.watermark or now - self.FIRST_LOOKBACK) - self.OVERLAP
+        start = (state.watermark or now - self._first_lookback) - self.OVERLAP
         run = await SyncRun.create(exchange_id=exchange.id, trigger=trigger,
                                    window_start=start, window_end=now)
         started = time.perf_counter()

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from bot import keyboards
 from bot.callbacks import CsvAction, CsvCB
 from bot.settings import Settings
-from bot.worker import enqueue_sync_now
+from bot.worker import enqueue_accrual, enqueue_sync_now
 from handlers.admin.filters import HasRole, InAdminChat
 from handlers.render import escape
 from services.dto import UserDTO
@@ -128,6 +128,7 @@ async def on_csv_upload(
 async def on_csv_decision(
     query: CallbackQuery, callback_data: CsvCB, bot: Bot, t: Translator, user: UserDTO,
     sync: SyncService, exchanges: ExchangeCatalog, redis: Redis, settings: Settings,
+    arq: ArqRedis,
 ) -> None:
     key = f"{settings.redis_prefix}:csv:{callback_data.token}"
     # GETDEL: a double click imports once; the second press finds nothing.
@@ -148,6 +149,8 @@ async def on_csv_decision(
         await query.answer(t("admin.csv.expired"), show_alert=True)
         return
     outcome = await sync.import_csv(exchange_id, text, fmt, dry_run=False, actor_id=user.id)
+    if not outcome.errors:
+        await enqueue_accrual(arq, settings.redis_prefix, exchange_id)
     await message.edit_text(render_import(t, outcome, exchange.name) + "\n"
                             + t("admin.csv.by", who=who))
     await query.answer()
