@@ -26,7 +26,7 @@ async def arq(dispatcher: Dispatcher, settings: Settings) -> AsyncIterator[ArqRe
     dispatcher["arq"] = pool
     yield pool
     await pool.delete(queue_name(settings.redis_prefix))
-    async for key in pool.scan_iter(match="arq:job:sync:*"):
+    async for key in pool.scan_iter(match=f"arq:job:{settings.redis_prefix}:*"):
         await pool.delete(key)
     await pool.aclose()
 
