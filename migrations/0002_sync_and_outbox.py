@@ -107,14 +107,4 @@ class Migration(migrations.Migration):
             options={'table': 'sync_state', 'app': 'models', 'pk_attr': 'exchange_id', 'table_description': 'Per exchange: how far the sync has read (the watermark) and when it last succeeded.'},
             bases=['Model'],
         ),
-        ops.RemoveField(model_name='User', name='id'),
-        ops.AddField(
-            model_name='User',
-            name='id',
-            field=fields.BigIntField(primary_key=True, unique=True, db_index=True),
-        ),
-        ops.AddIndex(
-            model_name='User',
-            index=Index(fields=['id']),
-        ),
     ]
