@@ -51,9 +51,15 @@ async def sync_exchange(ctx: dict[str, Any], exchange_id: str, trigger: str = "c
     outcome = await services.sync.run(exchange_id, trigger)
     if outcome.status != "ok":
         return f"{exchange_id}: {outcome.status} {outcome.error_class or ''}"
-    booked = await services.rebates.accrue_all(scope=RecordScope(exchange_id=exchange_id))
+    # What this run wrote lies in its window; UIDs verified now bring their whole history.
+    since = outcome.window_start.date() if outcome.window_start else None
+    booked = await services.rebates.accrue_all(
+        scope=RecordScope(exchange_id=exchange_id, since_day=since))
+    entries = booked.entries
+    for uid in outcome.verified_uids:
+        entries += (await services.rebates.accrue_account(exchange_id, uid)).entries
     return (f"{exchange_id}: ok, {outcome.records_new} new, {outcome.records_changed} changed, "
-            f"{booked.entries} ledger entries")
+            f"{entries} ledger entries")
 
 
 async def accrue_rebates(ctx: dict[str, Any], exchange_id: str) -> str:

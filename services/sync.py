@@ -74,6 +74,8 @@ class SyncOutcome:
     rejected: int = 0
     error_class: str | None = None
     error: str | None = None
+    window_start: datetime | None = None
+    verified_uids: tuple[str, ...] = ()  # their whole history is new to the rebate engine
 
 
 @dataclass(frozen=True)
@@ -212,7 +214,7 @@ class SyncService:
                 raise AuthError(f"no API credentials configured for {exchange.id}")
             rows = await source.fetch_commissions(start, now)
             counts = await self._store(rows, RecordOrigin.API, run, state, now, exchange)
-            verified, rejected = await self._verify_uids(exchange, source)
+            verified_uids, rejected = await self._verify_uids(exchange, source)
         except ExchangeError as exc:
             return await self._fail(run, state, exchange, exc, now)
         finally:
@@ -224,9 +226,11 @@ class SyncService:
         LAST_SYNC.labels(exchange.id).set(now.timestamp())
         VOLUME_USD.labels(exchange.id).inc(float(counts.new_volume_usdt))
         log.info("sync %s: %d rows, %d new, %d changed, %d verified, %d rejected",
-                 exchange.id, counts.seen, counts.new, counts.changed, verified, rejected)
+                 exchange.id, counts.seen, counts.new, counts.changed, len(verified_uids),
+                 rejected)
         return SyncOutcome(exchange.id, "ok", run.id, counts.seen, counts.new, counts.changed,
-                           verified, rejected)
+                           len(verified_uids), rejected, window_start=start,
+                           verified_uids=tuple(verified_uids))
 
     async def _store(
         self, rows: Sequence[CommissionRow], origin: RecordOrigin, run: SyncRun,
@@ -272,13 +276,13 @@ class SyncService:
 
     async def _verify_uids(
         self, exchange: Exchange, source: AffiliateSource | None
-    ) -> tuple[int, int]:
+    ) -> tuple[list[str], int]:
         """Pending UIDs found among our invitees (or in the commission records) become
         verified; those not found within uid_reject_after become rejected."""
         pending = await ExchangeAccount.filter(exchange_id=exchange.id,
                                                status=AccountStatus.PENDING)
         if not pending:
-            return 0, 0
+            return [], 0
         uids = {account.uid for account in pending}
         found: set[str] = {
             str(row["uid"]) for row in await CommissionRecord.filter(
@@ -292,10 +296,12 @@ class SyncService:
             else:
                 found |= {invitee.uid for invitee in await source.list_invitees()} & uids
         now = self._now()
-        verified = rejected = 0
+        verified: list[str] = []
+        rejected = 0
         for account in pending:
             if account.uid in found:
-                verified += await self._resolve(account, exchange, AccountStatus.VERIFIED, now)
+                if await self._resolve(account, exchange, AccountStatus.VERIFIED, now):
+                    verified.append(account.uid)
             elif now - account.created_at >= self._uid_reject_after:
                 rejected += await self._resolve(account, exchange, AccountStatus.REJECTED, now,
                                                 reason="not_found")

@@ -189,6 +189,7 @@ async def test_uid_verification_and_first_trade(sync: SyncService, sim: Sim) -> 
 
     outcome = await sync.run("okx")
     assert (outcome.verified, outcome.rejected) == (1, 1)
+    assert outcome.verified_uids == (ours,)
     assert (await ExchangeAccount.get(id=verified.id)).status == AccountStatus.VERIFIED
     rejected = await ExchangeAccount.get(id=stale.id)
     assert rejected.status == AccountStatus.REJECTED and rejected.reject_reason == "not_found"
