@@ -5,12 +5,20 @@ from __future__ import annotations
 import html
 
 from aiogram.exceptions import TelegramBadRequest
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 
 def escape(text: str) -> str:
     """User-supplied text inside our HTML messages."""
     return html.escape(text, quote=False)
+
+
+async def leave_flow(state: FSMContext, raw_state: str | None) -> None:
+    """Leave any flow the user was in. ``raw_state`` is what aiogram read for this update:
+    when there is no flow, there is nothing to write to Redis."""
+    if raw_state is not None:
+        await state.clear()
 
 
 async def show(

@@ -13,7 +13,7 @@ from aiogram.types import CallbackQuery, Message
 from bot import keyboards
 from bot.callbacks import LinkAction, LinkCB, MenuCB, Screen
 from handlers.filters import Registered
-from handlers.render import escape, show
+from handlers.render import escape, leave_flow, show
 from services.accounts import AccountService, LinkOutcome
 from services.dto import AccountDTO, UserDTO
 from services.events import EventService
@@ -47,10 +47,10 @@ def render_accounts(t: Translator, accounts: list[AccountDTO]) -> str:
 
 @router.callback_query(MenuCB.filter(F.screen == Screen.ACCOUNTS))
 async def on_accounts(
-    query: CallbackQuery, state: FSMContext, t: Translator, user: UserDTO,
-    accounts: AccountService, events: EventService,
+    query: CallbackQuery, state: FSMContext, raw_state: str | None, t: Translator,
+    user: UserDTO, accounts: AccountService, events: EventService,
 ) -> None:
-    await state.clear()
+    await leave_flow(state, raw_state)
     await events.record("screen_viewed", user.id, Platform.BOT, screen="accounts")
     await show(query, render_accounts(t, await accounts.list_for_user(user.id)),
                keyboards.accounts(t))
@@ -95,7 +95,7 @@ async def on_uid_entered(
                              reply_markup=keyboards.link_cancel(t))
         return
     await state.set_state(LinkUid.confirming)
-    await state.update_data(uid=check.uid)
+    await state.set_data({**data, "uid": check.uid})
     await message.answer(
         t("link.confirm", uid=escape(check.uid), name=data["exchange_name"]),
         reply_markup=keyboards.link_confirm(t, data["exchange_id"]),

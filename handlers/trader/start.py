@@ -10,7 +10,7 @@ from aiogram.types import CallbackQuery, Message
 from bot import keyboards
 from bot.callbacks import MenuCB, Screen
 from handlers.filters import Registered
-from handlers.render import escape, show
+from handlers.render import escape, leave_flow, show
 from services.dto import UserDTO
 from services.events import EventService
 from services.i18n import Translator
@@ -30,10 +30,10 @@ def profile_of(message: Message | CallbackQuery) -> TelegramProfile:
 
 @router.message(CommandStart())
 async def cmd_start(
-    message: Message, command: CommandObject, state: FSMContext, users: UserService,
-    events: EventService, t: Translator, user: UserDTO | None,
+    message: Message, command: CommandObject, state: FSMContext, raw_state: str | None,
+    users: UserService, events: EventService, t: Translator, user: UserDTO | None,
 ) -> None:
-    await state.clear()
+    await leave_flow(state, raw_state)
     if user is None:
         user, created = await users.register(profile_of(message), command.args)
     else:
@@ -49,8 +49,10 @@ async def cmd_start(
 
 @router.message(Command("menu"), Registered())
 @router.callback_query(MenuCB.filter(F.screen == Screen.MAIN), Registered())
-async def on_main_menu(event: Message | CallbackQuery, state: FSMContext, t: Translator) -> None:
-    await state.clear()
+async def on_main_menu(
+    event: Message | CallbackQuery, state: FSMContext, raw_state: str | None, t: Translator
+) -> None:
+    await leave_flow(state, raw_state)
     await show(event, t("menu.title"), keyboards.main_menu(t))
 
 
