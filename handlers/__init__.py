@@ -6,18 +6,13 @@ from aiogram import Router
 
 
 def build_routers() -> list[Router]:
-    # Imported here, not at module level, so that every Dispatcher (tests build many) gets
-    # routers that were not attached to another one yet.
+    # Imported when the Dispatcher is built, not when this package is: importing a handler
+    # module builds its router. A router joins one Dispatcher only, so a process builds one.
     import importlib
 
     names = [
-        "handlers.common",
+        "handlers.trader",  # the most updates: first
         "handlers.admin.exchanges",
-        "handlers.trader.start",
-        "handlers.trader.exchanges",
-        "handlers.trader.accounts",
-        "handlers.trader.balance",
-        "handlers.trader.settings",
         "handlers.fallback",
     ]
     return [importlib.import_module(name).router for name in names]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
 from tortoise import Tortoise
@@ -63,13 +64,44 @@ def to_dto(user: User) -> UserDTO:
 
 
 class UserService:
+    """Users as the bot knows them.
+
+    ``get`` is the lookup done for every update. A user's button presses come in bursts, so the
+    result is kept in this process for CACHE_SECONDS (and replaced at once by this process's
+    own writes): a ban or a language chosen through another process shows within that time.
+    Decisions that must see the database as it is now (operator roles) pass ``fresh=True``.
+    """
+
+    CACHE_SECONDS = 2.0
+    CACHE_SIZE = 10_000
+
     def __init__(self, events: EventService, admin_ids: frozenset[int] = frozenset()):
         self._events = events
         self._admin_ids = admin_ids
+        self._cache: dict[int, tuple[float, UserDTO]] = {}
 
-    async def get(self, user_id: int) -> UserDTO | None:
-        """The lookup done for every update: one primary-key read, written as plain SQL because
-        the ORM's query building costs more than the query itself on this path (bench/)."""
+    async def get(self, user_id: int, *, fresh: bool = False) -> UserDTO | None:
+        if not fresh:
+            cached = self._cache.get(user_id)
+            if cached is not None and cached[0] > time.monotonic():
+                return cached[1]
+        user = await self._read(user_id)
+        if user is not None:
+            self._remember(user)
+        return user
+
+    def forget_cache(self) -> None:
+        self._cache.clear()
+
+    def _remember(self, user: UserDTO) -> UserDTO:
+        if len(self._cache) >= self.CACHE_SIZE:
+            self._cache.clear()  # simple and bounded; the next reads refill it
+        self._cache[user.id] = (time.monotonic() + self.CACHE_SECONDS, user)
+        return user
+
+    async def _read(self, user_id: int) -> UserDTO | None:
+        """One primary-key read in plain SQL: on this path the ORM's query building costs more
+        than the query itself (bench/bench_dispatcher.py)."""
         rows = await Tortoise.get_connection("default").execute_query_dict(_GET_USER, [user_id])
         if not rows:
             return None
@@ -108,7 +140,7 @@ class UserService:
             "signup", user.id, platform, source=source.value, code=code,
             language=profile.language_code,
         )
-        return to_dto(user), True
+        return self._remember(to_dto(user)), True
 
     async def promote_bootstrap_admins(self) -> int:
         """ADMIN_IDS who registered before they were listed become admins (at startup)."""
@@ -120,9 +152,9 @@ class UserService:
     async def set_locale(self, user_id: int, locale: str | None) -> UserDTO:
         await User.filter(id=user_id).update(locale=locale)
         await self._events.record("language_changed", user_id, Platform.BOT, locale=locale)
-        return to_dto(await User.get(id=user_id))
+        return self._remember(to_dto(await User.get(id=user_id)))
 
     async def set_digest_mode(self, user_id: int, mode: DigestMode) -> UserDTO:
         await User.filter(id=user_id).update(digest_mode=mode)
         await self._events.record("digest_mode_changed", user_id, Platform.BOT, mode=mode.value)
-        return to_dto(await User.get(id=user_id))
+        return self._remember(to_dto(await User.get(id=user_id)))

@@ -75,10 +75,13 @@ async def truncate_all() -> None:
 
 
 @pytest.fixture
-async def db(orm: str) -> str:
-    """A clean database with the reference data (the eleven exchanges) seeded."""
+async def db(orm: str, services: Services) -> str:
+    """A clean database with the reference data (the eleven exchanges) seeded, and the shared
+    services' in-process caches emptied with it."""
     await truncate_all()
     await seed_reference_data(ExchangeCatalog())
+    services.users.forget_cache()
+    services.exchanges.forget_cache()
     return orm
 
 

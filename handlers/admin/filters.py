@@ -4,8 +4,8 @@ from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, Message
 
 from bot.settings import Settings
-from services.dto import UserDTO
 from services.models import Role
+from services.users import UserService
 
 
 class InAdminChat(Filter):
@@ -20,11 +20,15 @@ class InAdminChat(Filter):
 
 
 class HasRole(Filter):
-    """The sender's role, read from the database on every update: being in the admin chat is
-    not enough."""
+    """The sender's role, read from the database on every admin update (never from a cache):
+    being in the admin chat is not enough, and a demotion counts at once."""
 
     def __init__(self, *roles: Role):
         self.roles = frozenset(roles)
 
-    async def __call__(self, event: Message | CallbackQuery, user: UserDTO | None = None) -> bool:
+    async def __call__(self, event: Message | CallbackQuery, users: UserService) -> bool:
+        sender = event.from_user
+        if sender is None:
+            return False
+        user = await users.get(sender.id, fresh=True)
         return user is not None and not user.is_banned and user.role in self.roles

@@ -12,7 +12,6 @@ from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards
 from bot.callbacks import LinkAction, LinkCB, MenuCB, Screen
-from handlers.filters import Registered
 from handlers.render import escape, leave_flow, show
 from services.accounts import AccountService, LinkOutcome
 from services.dto import AccountDTO, UserDTO
@@ -22,8 +21,6 @@ from services.i18n import Translator
 from services.models import Platform
 
 router = Router(name="trader.accounts")
-router.message.filter(F.chat.type == "private", Registered())
-router.callback_query.filter(F.message.chat.type == "private", Registered())
 
 
 class LinkUid(StatesGroup):

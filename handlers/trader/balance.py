@@ -11,7 +11,6 @@ from aiogram.types import CallbackQuery
 
 from bot import keyboards
 from bot.callbacks import HistoryCB, MenuCB, Screen
-from handlers.filters import Registered
 from handlers.money import money, percent
 from handlers.render import show
 from services.accounts import AccountService
@@ -23,7 +22,6 @@ from services.models import Platform
 from services.sync import ExchangeStatusDTO, SyncService
 
 router = Router(name="trader.balance")
-router.callback_query.filter(F.message.chat.type == "private", Registered())
 
 HISTORY_PAGE_SIZE = 8
 

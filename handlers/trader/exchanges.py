@@ -8,7 +8,6 @@ from aiogram.types import CallbackQuery
 
 from bot import keyboards
 from bot.callbacks import ExchangeAction, ExchangeCB, MenuCB, Screen
-from handlers.filters import Registered
 from handlers.render import show
 from services.dto import UserDTO
 from services.events import EventService
@@ -18,7 +17,6 @@ from services.models import Platform
 from services.referrals import ReferralService
 
 router = Router(name="trader.exchanges")
-router.callback_query.filter(F.message.chat.type == "private", Registered())
 
 
 @router.callback_query(MenuCB.filter(F.screen == Screen.EXCHANGES))

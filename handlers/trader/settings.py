@@ -7,7 +7,6 @@ from aiogram.types import CallbackQuery
 
 from bot import keyboards
 from bot.callbacks import DigestCB, LanguageCB, MenuCB, Screen
-from handlers.filters import Registered
 from handlers.render import show
 from services.dto import UserDTO
 from services.events import EventService
@@ -16,7 +15,6 @@ from services.models import Platform
 from services.users import UserService
 
 router = Router(name="trader.settings")
-router.callback_query.filter(F.message.chat.type == "private", Registered())
 
 
 def settings_text(t: Translator, user: UserDTO) -> str:

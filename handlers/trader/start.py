@@ -1,4 +1,4 @@
-"""/start (registration with the signup source), the main menu, help."""
+"""/start (registration with the signup source), /cancel, the main menu, help."""
 
 from __future__ import annotations
 
@@ -18,14 +18,24 @@ from services.models import Platform
 from services.users import TelegramProfile, UserService
 
 router = Router(name="trader.start")
-router.message.filter(F.chat.type == "private")
-router.callback_query.filter(F.message.chat.type == "private")
 
 
 def profile_of(message: Message | CallbackQuery) -> TelegramProfile:
     sender = message.from_user
     assert sender is not None  # private chats always have a sender
     return TelegramProfile(sender.id, sender.username, sender.first_name, sender.language_code)
+
+
+@router.message(Command("cancel"))
+async def cmd_cancel(
+    message: Message, state: FSMContext, raw_state: str | None, t: Translator
+) -> None:
+    """Leaves any flow, at any step (it comes before the flows' own handlers)."""
+    if raw_state is None:
+        await message.answer(t("common.nothing_to_cancel"), reply_markup=keyboards.main_menu(t))
+        return
+    await state.clear()
+    await message.answer(t("common.cancelled"), reply_markup=keyboards.main_menu(t))
 
 
 @router.message(CommandStart())
