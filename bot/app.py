@@ -35,7 +35,7 @@ from services.exchange_catalog import ExchangeCatalog
 from services.i18n import Catalog
 from services.ledger import Ledger
 from services.notifications import NotificationService
-from services.rebates import RebateEngine
+from services.rebates import RateService, RebateEngine
 from services.referrals import ReferralService
 from services.sync import SourceFactory, SyncService
 from services.users import UserService
@@ -60,6 +60,7 @@ class Services:
     rebates: RebateEngine
     ledger: Ledger
     digests: DigestService
+    rates: RateService
 
     def as_workflow_data(self) -> dict[str, object]:
         return {
@@ -71,6 +72,7 @@ class Services:
             "notifications": self.notifications,
             "sync": self.sync,
             "balances": self.balances,
+            "rates": self.rates,
         }
 
 
@@ -117,6 +119,7 @@ def build_services(settings: Settings, secret_key: bytes) -> Services:
         rebates=RebateEngine(),
         ledger=Ledger(),
         digests=DigestService(notifications, exchanges),
+        rates=RateService(),
     )
 
 

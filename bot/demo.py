@@ -29,6 +29,8 @@ from exchanges.simulator.dataset import Dataset, products
 from exchanges.simulator.faults import Faults
 from services.exchange_catalog import ExchangeCatalog
 from services.models import DataSource
+from services.models.rates import EstimateBasis
+from services.rebates import RateService
 from services.seed import seed_reference_data
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ SIMULATOR_API_KEY = "sim-key"
 # them in the chat page and watch it get verified and earn.
 DEMO_UIDS = {"okx": "10010001", "bybit": "10010002", "bitget": "10010003"}
 DEMO_SYNC_MINUTES = 2  # the demo syncs often, so that a linked UID is verified quickly
+DEMO_BYBIT_ESTIMATE = Decimal("0.00016")  # 40% of a 0.04% fee, as an effective rate on volume
 
 
 def add_demo_invitees(dataset: Dataset, today: date) -> None:
@@ -103,6 +106,10 @@ async def demo(port: int | None = None, base: Settings | None = None) -> AsyncIt
         catalog = ExchangeCatalog()
         await seed_reference_data(catalog)
         await catalog.set_sync_interval(DEMO_SYNC_MINUTES, data_source=DataSource.API)
+        # Bybit reports volume, not our commission: the demo estimates it (an admin would set
+        # this with /estimate in the admin chat).
+        await RateService().set_estimate_rate("bybit", EstimateBasis.VOLUME,
+                                              DEMO_BYBIT_ESTIMATE, valid_from=date(2020, 1, 1))
         state = StubState()
         seed_demo_people(state, admin_chat_id=base.admin_chat_id or DEMO_ADMIN_CHAT_ID)
         dataset = Dataset.build(SIMULATED_EXCHANGES, traders=30, days=30, seed=1)

@@ -13,6 +13,7 @@ def build_routers() -> list[Router]:
     names = [
         "handlers.trader",  # the most updates: first
         "handlers.admin.exchanges",
+        "handlers.admin.rates",
         "handlers.fallback",
     ]
     return [importlib.import_module(name).router for name in names]

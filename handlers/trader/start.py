@@ -28,13 +28,17 @@ def profile_of(message: Message | CallbackQuery) -> TelegramProfile:
 
 @router.message(Command("cancel"))
 async def cmd_cancel(
-    message: Message, state: FSMContext, raw_state: str | None, t: Translator
+    message: Message, state: FSMContext, raw_state: str | None, t: Translator,
+    events: EventService,
 ) -> None:
     """Leaves any flow, at any step (it comes before the flows' own handlers)."""
     if raw_state is None:
         await message.answer(t("common.nothing_to_cancel"), reply_markup=keyboards.main_menu(t))
         return
     await state.clear()
+    if message.from_user is not None:
+        await events.record("flow_cancelled", message.from_user.id, Platform.BOT,
+                            state=raw_state)
     await message.answer(t("common.cancelled"), reply_markup=keyboards.main_menu(t))
 
 

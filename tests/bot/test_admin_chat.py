@@ -79,3 +79,22 @@ async def test_sync_now_enqueues_one_job(db, dispatcher, bot, settings, arq) -> 
     assert [(job.function, job.args) for job in jobs] == [("sync_exchange", ("okx", "manual"))]
     assert "no affiliate API" in await say(dispatcher, bot, ADMIN, "/sync binance", chat)
     assert "Usage" in await say(dispatcher, bot, ADMIN, "/sync nowhere", chat)
+
+
+async def test_estimate_rate_admins_only(db, dispatcher, bot, settings, arq) -> None:  # type: ignore[no-untyped-def]
+    from services.models.rates import EstimateRate
+
+    await register(dispatcher, bot, ADMIN)
+    await register(dispatcher, bot, TRADER)
+    await User.filter(id=TRADER).update(role=Role.OPS)
+    chat = admin_chat(settings)
+    # Operators run the exchanges; money settings are the admins'.
+    assert await say(dispatcher, bot, TRADER, "/estimate bybit volume 0.0002", chat) == ""
+    assert "Usage" in await say(dispatcher, bot, ADMIN, "/estimate bybit volume -1", chat)
+    assert "Usage" in await say(dispatcher, bot, ADMIN, "/estimate bybit speed 0.1", chat)
+    text = await say(dispatcher, bot, ADMIN, "/estimate bybit volume 0.00016 2026-01-01", chat)
+    assert "volume × 0.00016" in text and "2026-01-01" in text
+    estimate = await EstimateRate.get(exchange_id="bybit")
+    assert str(estimate.rate).rstrip("0") == "0.00016" and estimate.product == "*"
+    jobs = await arq.queued_jobs(queue_name=queue_name(settings.redis_prefix))
+    assert [(job.function, job.args) for job in jobs] == [("accrue_rebates", ("bybit",))]
