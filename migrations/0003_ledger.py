@@ -99,15 +99,23 @@ CREATE TRIGGER ledger_entries_own_tx AFTER INSERT ON ledger_entries
     REFERENCING NEW TABLE AS new_entries
     FOR EACH STATEMENT EXECUTE FUNCTION ledger_entries_own_tx();
 
-CREATE FUNCTION ledger_check_tx() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Set-based and bounded: the transaction's entries by the tx_id index, their postings by one
+-- range of the entry_id index (never a scan of the whole postings table, whose size grows).
+CREATE FUNCTION ledger_check_tx() RETURNS trigger LANGUAGE plpgsql
+SET enable_seqscan = off AS $$
 DECLARE
+    first_entry bigint;
+    last_entry bigint;
     bad_entry bigint;
 BEGIN
+    SELECT min(id), max(id) INTO first_entry, last_entry
+    FROM ledger_entries WHERE tx_id = NEW.tx_id;
     SELECT legs.entry_id INTO bad_entry
     FROM (
         SELECT e.id AS entry_id, a.asset, count(p.id) AS n, sum(p.amount) AS total
         FROM ledger_entries e
-        LEFT JOIN ledger_postings p ON p.entry_id = e.id
+        LEFT JOIN ledger_postings p
+            ON p.entry_id = e.id AND p.entry_id BETWEEN first_entry AND last_entry
         LEFT JOIN ledger_accounts a ON a.id = p.account_id
         WHERE e.tx_id = NEW.tx_id
         GROUP BY e.id, a.asset
@@ -131,13 +139,15 @@ CREATE CONSTRAINT TRIGGER ledger_entries_balanced AFTER INSERT ON ledger_commit_
 -- Postings: set-based per statement. They may only join an entry of the same transaction (so
 -- the commit check sees them), must name existing accounts, and move the cached balances in the
 -- same statement. The CHECK on ledger_accounts then rejects a negative trader balance.
-CREATE FUNCTION ledger_postings_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+-- (Bounded like the commit check: each named entry is looked up once, by primary key.)
+CREATE FUNCTION ledger_postings_apply() RETURNS trigger LANGUAGE plpgsql
+SET enable_seqscan = off AS $$
 DECLARE
     accounts_named int;
     accounts_moved int;
 BEGIN
     IF EXISTS (
-        SELECT 1 FROM new_postings p
+        SELECT 1 FROM (SELECT DISTINCT entry_id FROM new_postings) p
         LEFT JOIN ledger_entries e ON e.id = p.entry_id
         WHERE e.id IS NULL OR e.tx_id <> txid_current()
     ) THEN

@@ -17,7 +17,9 @@ read earlier, decides whether a debit fits. Postings are signed: positive credit
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -162,25 +164,34 @@ class EntrySpec:
 
     def content_hash(self) -> str:
         """What a replay must match: the kind and the legs (memo and actor are not content)."""
-        legs = sorted(
-            (leg.account.kind.value, leg.account.owner, leg.account.asset,
-             str(leg.amount.quantize(MONEY_QUANTUM)))
-            for leg in self.legs
-        )
-        text = self.kind + "\n" + "\n".join("|".join(leg) for leg in legs)
-        return hashlib.sha256(text.encode()).hexdigest()
+        return content_hash(self.kind, ((leg.account, leg.amount) for leg in self.legs))
 
     def validate(self) -> None:
-        if len(self.legs) < 2:
-            raise UnbalancedEntry(f"{self.key}: an entry needs at least two legs")
-        totals: dict[str, Decimal] = {}
-        for leg in self.legs:
-            if leg.amount == 0 or not is_money(leg.amount):
-                raise UnbalancedEntry(f"{self.key}: {leg.amount} is not a non-zero 8-dp amount")
-            asset = leg.account.asset
-            totals[asset] = totals.get(asset, ZERO) + leg.amount
-        if any(total != 0 for total in totals.values()):
-            raise UnbalancedEntry(f"{self.key}: legs do not sum to zero per asset")
+        validate_legs(self.key, [(leg.account, leg.amount) for leg in self.legs])
+
+
+def content_hash(kind: str, legs: Iterable[tuple[AccountRef, Decimal]]) -> str:
+    """THE content hash of an entry (the one implementation; EntrySpec and the column-wise
+    insert both use it): the kind and the sorted legs."""
+    lines = sorted(
+        (account.kind.value, account.owner, account.asset, str(amount.quantize(MONEY_QUANTUM)))
+        for account, amount in legs
+    )
+    text = kind + "\n" + "\n".join("|".join(leg) for leg in lines)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def validate_legs(key: str, legs: Sequence[tuple[AccountRef, Decimal]]) -> None:
+    """At least two legs, each a non-zero 8-dp amount, summing to zero per asset."""
+    if len(legs) < 2:
+        raise UnbalancedEntry(f"{key}: an entry needs at least two legs")
+    totals: dict[str, Decimal] = {}
+    for account, amount in legs:
+        if amount == 0 or not is_money(amount):
+            raise UnbalancedEntry(f"{key}: {amount} is not a non-zero 8-dp amount")
+        totals[account.asset] = totals.get(account.asset, ZERO) + amount
+    if any(total != 0 for total in totals.values()):
+        raise UnbalancedEntry(f"{key}: legs do not sum to zero per asset")
 
 
 @dataclass(frozen=True)
@@ -241,9 +252,9 @@ async def ledger_transaction(connection_name: str = "default") -> AsyncIterator[
         raise
 
 
-async def lock_accounts(conn: Any, refs: Iterable[AccountRef]) -> dict[AccountRef, LockedAccount]:
-    """Create missing accounts, then lock all of them in id order (the one lock order of the
-    ledger) and return their ids and balances as of the lock."""
+async def ensure_accounts(conn: Any, refs: Iterable[AccountRef]) -> dict[AccountRef, int]:
+    """Create missing accounts and return the ids (no locks: an account's identity never
+    changes, so an id read here stays valid)."""
     wanted = sorted(set(refs))  # a fixed insert order, so concurrent creators cannot deadlock
     kinds = [ref.kind.value for ref in wanted]
     owners = [ref.owner for ref in wanted]
@@ -254,16 +265,31 @@ async def lock_accounts(conn: Any, refs: Iterable[AccountRef]) -> dict[AccountRe
         kinds, owners, assets,
     )
     rows = await conn.fetch(
-        "SELECT id, kind, owner, asset, balance FROM ledger_accounts "
-        "WHERE (kind, owner, asset) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[])) "
-        "ORDER BY id FOR UPDATE",
+        "SELECT id, kind, owner, asset FROM ledger_accounts "
+        "WHERE (kind, owner, asset) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))",
         kinds, owners, assets,
     )
-    return {
-        AccountRef(AccountKind(row["kind"]), row["owner"], row["asset"]):
-            LockedAccount(row["id"], row["balance"])
-        for row in rows
-    }
+    return {AccountRef(AccountKind(row["kind"]), row["owner"], row["asset"]): row["id"]
+            for row in rows}
+
+
+async def lock_account_ids(
+    conn: Any, ids: Mapping[AccountRef, int]
+) -> dict[AccountRef, LockedAccount]:
+    """Lock accounts known by id in id order (the one lock order of the ledger) and return their
+    balances as of the lock."""
+    refs = {account_id: ref for ref, account_id in ids.items()}
+    rows = await conn.fetch(
+        "SELECT id, balance FROM ledger_accounts WHERE id = ANY($1::bigint[]) "
+        "ORDER BY id FOR UPDATE", list(refs),
+    )
+    return {refs[row["id"]]: LockedAccount(row["id"], row["balance"]) for row in rows}
+
+
+async def lock_accounts(conn: Any, refs: Iterable[AccountRef]) -> dict[AccountRef, LockedAccount]:
+    """Create missing accounts, then lock all of them in id order (the one lock order of the
+    ledger) and return their ids and balances as of the lock."""
+    return await lock_account_ids(conn, await ensure_accounts(conn, refs))
 
 
 async def insert_entries(
@@ -311,6 +337,126 @@ async def insert_entries(
             "ledger_postings", columns=["entry_id", "account_id", "amount"], records=postings
         )
     return results
+
+
+@dataclass(frozen=True)
+class LegColumn:
+    """One leg position of a column-wise batch of entries: the account of each entry in this
+    position and its amount (zero: the entry has no leg here)."""
+
+    accounts: Sequence[AccountRef]
+    amounts: Sequence[Decimal]
+
+
+def _stage_table(width: int) -> str:
+    return f"ledger_entry_stage_{width}"
+
+
+def _stage_sql(width: int) -> str:
+    legs = ", ".join(f"a{i} bigint, m{i} numeric" for i in range(width))
+    return (
+        f"CREATE TEMP TABLE IF NOT EXISTS {_stage_table(width)} "
+        f"(key text, hash text, memo text, {legs}) ON COMMIT DELETE ROWS; "
+        f"DELETE FROM {_stage_table(width)}"
+    )
+
+
+def _entry_columns_sql(width: int) -> str:
+    """Entries and their postings in ONE statement from the staged rows: key, hash, memo and
+    per leg position an account id and an amount (zero: no leg)."""
+    legs = ", ".join(f"(d.a{i}, d.m{i})" for i in range(width))
+    # Entry ids are drawn in the first CTE (materialised once), so the postings name their
+    # entry without joining on the key; only entries inserted now (not replays) get postings.
+    return f"""
+WITH d AS MATERIALIZED (
+    SELECT nextval('ledger_entries_id_seq') AS id, s.* FROM {_stage_table(width)} s
+), ins AS (
+    INSERT INTO ledger_entries (id, idempotency_key, kind, content_hash, memo, actor)
+    SELECT d.id, d.key, $1, d.hash, d.memo, $2 FROM d
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id
+), posted AS (
+    INSERT INTO ledger_postings (entry_id, account_id, amount)
+    SELECT d.id, l.account_id, l.amount
+    FROM d CROSS JOIN LATERAL (VALUES {legs}) AS l(account_id, amount)
+    WHERE l.amount <> 0 AND d.id IN (SELECT id FROM ins)
+)
+SELECT count(*) FROM ins
+"""
+
+
+@dataclass(frozen=True)
+class StagedEntries:
+    """A validated, hashed batch of entries of one kind, ready to COPY (see stage_entries)."""
+
+    kind: str
+    actor: str
+    width: int
+    count: int
+    csv_data: bytes
+
+
+def stage_entries(
+    *, kind: str, keys: Sequence[str], memos: Sequence[str], legs: Sequence[LegColumn],
+    account_ids: Mapping[AccountRef, int], actor: str = "system",
+) -> StagedEntries:
+    """The client half of insert_entry_columns (pure Python, no database): validate each entry
+    exactly as EntrySpec.validate, hash it exactly as EntrySpec.content_hash, and render the
+    batch as CSV for the COPY."""
+    ids = [{ref: account_ids[ref] for ref in set(column.accounts)} for column in legs]
+    rows: list[list[Any]] = []
+    for i, key in enumerate(keys):
+        entry = [(column.accounts[i], column.amounts[i]) for column in legs]
+        nonzero = [(account, amount) for account, amount in entry if amount != 0]
+        validate_legs(key, nonzero)
+        row: list[Any] = [key, content_hash(kind, nonzero), memos[i]]
+        for position, (account, amount) in enumerate(entry):
+            row += (ids[position][account], amount)
+        rows.append(row)
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return StagedEntries(kind=kind, actor=actor, width=len(legs), count=len(rows),
+                         csv_data=buffer.getvalue().encode())
+
+
+async def insert_staged_entries(conn: Any, staged: StagedEntries) -> int:
+    """The database half of insert_entry_columns. The accounts must be locked already."""
+    if not staged.count:
+        return 0
+    stage = _stage_table(staged.width)
+    await conn.execute(_stage_sql(staged.width))
+    columns = ["key", "hash", "memo"]
+    for i in range(staged.width):
+        columns += [f"a{i}", f"m{i}"]
+    await conn.copy_to_table(stage, source=io.BytesIO(staged.csv_data), columns=columns,
+                             format="csv", force_not_null=["key", "hash", "memo"])
+    inserted: int = await conn.fetchval(_entry_columns_sql(staged.width), staged.kind,
+                                        staged.actor)
+    if inserted < staged.count:
+        # Replays (or a key twice in the batch): every stored hash must match its content.
+        conflict = await conn.fetchval(
+            f"SELECT s.key FROM {stage} s JOIN ledger_entries e ON e.idempotency_key = s.key "
+            "WHERE e.content_hash <> s.hash LIMIT 1"
+        )
+        if conflict is not None:
+            raise IdempotencyConflict(conflict)
+    return inserted
+
+
+async def insert_entry_columns(
+    conn: Any, *, kind: str, keys: Sequence[str], memos: Sequence[str],
+    legs: Sequence[LegColumn], accounts: Mapping[AccountRef, LockedAccount],
+    actor: str = "system",
+) -> int:
+    """insert_entries for a large batch of entries of one kind, given column-wise: the same
+    validation, the same content hashes, the same replay rule, but the batch is staged by one
+    COPY and entries and postings are written by one statement (the postings derived by the
+    database from the staged legs). The accounts must be locked already. Returns the number of
+    entries written now (the others were replays with the same content; different content
+    raises IdempotencyConflict)."""
+    staged = stage_entries(kind=kind, keys=keys, memos=memos, legs=legs, actor=actor,
+                           account_ids={ref: locked.id for ref, locked in accounts.items()})
+    return await insert_staged_entries(conn, staged)
 
 
 def _hold_result(row: Any, *, resolve_entry_id: int | None, replayed: bool) -> HoldResult:

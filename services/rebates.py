@@ -23,9 +23,13 @@ Batches are serialised by an advisory lock, so two workers can never book the sa
 
 from __future__ import annotations
 
+import asyncio
 import bisect
+import csv
+import io
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -37,13 +41,15 @@ from tortoise import Tortoise
 from services.ledger import (
     ZERO,
     AccountRef,
-    EntrySpec,
-    Leg,
-    insert_entries,
+    LegColumn,
+    StagedEntries,
+    ensure_accounts,
+    insert_staged_entries,
     ledger_transaction,
-    lock_accounts,
+    lock_account_ids,
     round_money,
     split_gross,
+    stage_entries,
 )
 from services.models.rates import ALL, EstimateBasis
 
@@ -415,125 +421,247 @@ class RebateEngine:
     async def _walk(
         self, select: str, key_prefix: str, batch_size: int, scope: RecordScope
     ) -> AccrualTotals:
+        """Batch after batch, pipelined: while one batch is written (under the booking lock),
+        the next one is read and valued on a second connection. The writer re-checks under the
+        lock that nothing it read has been booked since (_write); if it has, that batch is redone
+        the slow way, read under the lock."""
         totals = AccrualTotals()
-        after_id = 0
-        while True:
-            batch = await self._run_batch(select, key_prefix, batch_size, after_id, scope)
-            totals.add(batch)
-            if batch.done:
-                return totals
-            after_id = batch.last_id
+        client = Tortoise.get_connection(self._connection_name)
+        async with client.acquire_connection() as reader:
+
+            async def read_ahead(after_id: int) -> _Prepared:
+                async with reader.transaction():
+                    await reader.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+                    return await _prepare(reader, select, key_prefix, batch_size, after_id,
+                                          scope)
+
+            pending: asyncio.Future[_Prepared] | None = asyncio.ensure_future(read_ahead(0))
+            try:
+                while pending is not None:
+                    prepared = await pending
+                    pending = None
+                    if not prepared.batch.done:
+                        pending = asyncio.ensure_future(read_ahead(prepared.batch.last_id))
+                    batch = await self._write_prepared(prepared)
+                    if batch is None:  # stale: redo under the lock, read ahead from its end
+                        if pending is not None:
+                            await pending
+                        batch = await self._run_batch(select, key_prefix, batch_size,
+                                                      prepared.after_id, scope)
+                        pending = None if batch.done else asyncio.ensure_future(
+                            read_ahead(batch.last_id))
+                    totals.add(batch)
+            finally:
+                if pending is not None:
+                    with suppress(Exception):
+                        await pending
+        return totals
 
     async def _run_batch(
         self, select: str, key_prefix: str, limit: int, after_id: int, scope: RecordScope
     ) -> AccrualBatch:
+        """Read, value and book one batch in one transaction, all under the booking lock."""
         async with ledger_transaction(self._connection_name) as conn:
             await conn.execute("SELECT pg_advisory_xact_lock($1)", ACCRUAL_LOCK_ID)
             # A generic plan of the selection cannot use the cursor value and walks the whole
             # table each batch; plan it for the actual parameters.
             await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
-            records = await conn.fetch(
-                select, after_id, limit, scope.exchange_id, scope.uid, scope.user_id,
-                scope.since_day, scope.until_day,
-            )
-            batch = AccrualBatch(scanned=len(records), done=len(records) < limit,
-                                 last_id=records[-1]["id"] if records else after_id)
-            if not records:
-                return batch
-            rates = await RateBook.load(conn, (r["user_id"] for r in records))
-            bookings = [b for b in (_value(r, rates) for r in records) if b is not None]
-            batch.waiting = len(records) - len(bookings)
-            if bookings:
-                await self._book(conn, bookings, key_prefix, batch)
-        _count(bookings)
-        return batch
+            prepared = await _prepare(conn, select, key_prefix, limit, after_id, scope)
+            await _write(conn, prepared, verify=False)
+        _count(prepared.bookings)
+        return prepared.batch
 
-    @staticmethod
-    async def _book(
-        conn: Any, bookings: Sequence[_Booking], key_prefix: str, batch: AccrualBatch
-    ) -> None:
+    async def _write_prepared(self, prepared: _Prepared) -> AccrualBatch | None:
+        """Book a batch read outside the lock; None (and nothing written) if it is stale."""
+        async with ledger_transaction(self._connection_name) as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", ACCRUAL_LOCK_ID)
+            if not await _write(conn, prepared, verify=True):
+                return None
+        _count(prepared.bookings)
+        return prepared.batch
+
+
+@dataclass
+class _Prepared:
+    """A batch read and valued, with everything the writer needs rendered ahead (the entries
+    too, unless a record takes money back: then its legs depend on balances read under the
+    account locks, and they are built there)."""
+
+    after_id: int
+    key_prefix: str
+    batch: AccrualBatch
+    bookings: list[_Booking]
+    account_ids: dict[AccountRef, int]
+    entries: StagedEntries | None
+    accruals_csv: bytes
+
+
+async def _prepare(
+    conn: Any, select: str, key_prefix: str, limit: int, after_id: int, scope: RecordScope
+) -> _Prepared:
+    records = await conn.fetch(
+        select, after_id, limit, scope.exchange_id, scope.uid, scope.user_id,
+        scope.since_day, scope.until_day,
+    )
+    batch = AccrualBatch(scanned=len(records), done=len(records) < limit,
+                         last_id=records[-1]["id"] if records else after_id)
+    bookings: list[_Booking] = []
+    account_ids: dict[AccountRef, int] = {}
+    if records:
+        rates = await RateBook.load(conn, (r["user_id"] for r in records))
+        bookings = [b for b in (_value(r, rates) for r in records) if b is not None]
+    batch.waiting = len(records) - len(bookings)
+    batch.booked = len(bookings)
+    if bookings:
         refs = {AccountRef.service_revenue(), AccountRef.suspense()}
-        for b in bookings:
-            refs.add(AccountRef.trader_available(b.user_id))
-            refs.add(AccountRef.receivable(b.exchange_id))
-        accounts = await lock_accounts(conn, refs)
-        # Balances as of the lock, moved along as this batch books, so a clawback never takes
-        # more than the trader has (the rest goes to suspense).
-        available = {
-            int(ref.owner): locked.balance for ref, locked in accounts.items()
-            if ref.kind.value == "trader_available"
-        }
-        revenue, suspense = AccountRef.service_revenue(), AccountRef.suspense()
-        traders = {b.user_id: AccountRef.trader_available(b.user_id) for b in bookings}
-        receivables = {b.exchange_id: AccountRef.receivable(b.exchange_id) for b in bookings}
-        kind = key_prefix.split(":")[0]
-        specs: list[EntrySpec] = []
-        for b in bookings:
-            r = b.record
-            d_gross = b.gross - (r["booked_gross"] or ZERO)
-            d_trader = b.trader - (r["booked_trader"] or ZERO)
-            d_service = b.service - (r["booked_service"] or ZERO)
+        refs.update(AccountRef.trader_available(user_id)
+                    for user_id in {b.user_id for b in bookings})
+        refs.update(AccountRef.receivable(exchange_id)
+                    for exchange_id in {b.exchange_id for b in bookings})
+        account_ids = await ensure_accounts(conn, refs)
+    clawback = any(b.trader < (b.record["booked_trader"] or ZERO) for b in bookings)
+    entries = None if clawback else _stage(bookings, key_prefix, account_ids, None, batch)
+    return _Prepared(after_id=after_id, key_prefix=key_prefix, batch=batch, bookings=bookings,
+                     account_ids=account_ids, entries=entries,
+                     accruals_csv=_accrual_rows(bookings))
+
+
+def _stage(
+    bookings: Sequence[_Booking], key_prefix: str, account_ids: dict[AccountRef, int],
+    available: dict[int, Decimal] | None, batch: AccrualBatch,
+) -> StagedEntries:
+    """The batch's ledger entries, one per booking that moves money. ``available``: trader
+    balances as of the account locks, moved along as the batch books, so a clawback never takes
+    more than the trader has (the rest goes to suspense); None when no booking takes money
+    back."""
+    revenue, suspense = AccountRef.service_revenue(), AccountRef.suspense()
+    traders = {b.user_id: AccountRef.trader_available(b.user_id) for b in bookings}
+    receivables = {b.exchange_id: AccountRef.receivable(b.exchange_id) for b in bookings}
+    kind = key_prefix.split(":")[0]
+    keys: list[str] = []
+    memos: list[str] = []
+    receivable_col: list[AccountRef] = []
+    trader_col: list[AccountRef] = []
+    gross_amounts: list[Decimal] = []
+    trader_amounts: list[Decimal] = []
+    suspense_amounts: list[Decimal] = []
+    service_amounts: list[Decimal] = []
+    for b in bookings:
+        r = b.record
+        d_gross = b.gross - (r["booked_gross"] or ZERO)
+        d_trader = b.trader - (r["booked_trader"] or ZERO)
+        d_service = b.service - (r["booked_service"] or ZERO)
+        to_trader = d_trader
+        if available is not None:
             to_trader = max(d_trader, -available[b.user_id])
             available[b.user_id] += to_trader
-            to_suspense = d_trader - to_trader
-            batch.shortfall -= to_suspense
-            legs = tuple(leg for leg in (
-                Leg(receivables[b.exchange_id], -d_gross),
-                Leg(traders[b.user_id], to_trader),
-                Leg(suspense, to_suspense),
-                Leg(revenue, d_service),
-            ) if leg.amount != 0)
-            if legs:
-                specs.append(EntrySpec(
-                    key=f"{key_prefix}:{r['source_key']}:r{r['revision']}", kind=kind,
-                    legs=legs, memo=f"record {r['id']} r{r['revision']}",
-                ))
-        results = await insert_entries(conn, specs, accounts)
-        batch.entries = sum(1 for result in results if not result.replayed)
-        batch.booked = len(bookings)
-        await _store_accruals(conn, bookings)
+        elif d_trader < 0:
+            raise AssertionError("a clawback needs the balances under the lock")
+        to_suspense = d_trader - to_trader
+        batch.shortfall -= to_suspense
+        if not (d_gross or to_trader or to_suspense or d_service):
+            continue
+        keys.append(f"{key_prefix}:{r['source_key']}:r{r['revision']}")
+        memos.append(f"record {r['id']} r{r['revision']}")
+        receivable_col.append(receivables[b.exchange_id])
+        trader_col.append(traders[b.user_id])
+        gross_amounts.append(-d_gross)
+        trader_amounts.append(to_trader)
+        suspense_amounts.append(to_suspense)
+        service_amounts.append(d_service)
+    return stage_entries(
+        kind=kind, keys=keys, memos=memos, account_ids=account_ids, legs=(
+            LegColumn(receivable_col, gross_amounts),
+            LegColumn(trader_col, trader_amounts),
+            LegColumn([suspense] * len(keys), suspense_amounts),
+            LegColumn([revenue] * len(keys), service_amounts),
+        ),
+    )
 
 
+async def _write(conn: Any, prepared: _Prepared, *, verify: bool) -> bool:
+    """Book a prepared batch. Runs under the booking lock. With ``verify`` (the batch was read
+    outside the lock) it first checks that every record is still booked exactly as read, and
+    returns False, writing nothing, if not."""
+    if not prepared.bookings:
+        return True
+    await conn.execute(_ACCRUAL_STAGE)
+    await conn.copy_to_table("rebate_accrual_stage", source=io.BytesIO(prepared.accruals_csv),
+                             columns=_ACCRUAL_COLUMNS, format="csv",
+                             force_not_null=["exchange_id", "product", "share_source"])
+    if verify and await conn.fetchval(_STALE_ACCRUALS):
+        return False
+    accounts = await lock_account_ids(conn, prepared.account_ids)
+    entries = prepared.entries
+    if entries is None:
+        available = {int(ref.owner): locked.balance for ref, locked in accounts.items()
+                     if ref.kind.value == "trader_available"}
+        entries = _stage(prepared.bookings, prepared.key_prefix, prepared.account_ids,
+                         available, prepared.batch)
+    prepared.batch.entries = await insert_staged_entries(conn, entries)
+    stored = await conn.fetchval(_STORE_ACCRUALS)
+    if stored != len(prepared.bookings):
+        raise RuntimeError(f"rebate accruals: stored {stored} of {len(prepared.bookings)} rows")
+    return True
+
+
+_ACCRUAL_STAGE = """
+CREATE TEMP TABLE IF NOT EXISTS rebate_accrual_stage (record_id bigint, user_id bigint,
+    exchange_id text, day date, product text, revision int, volume_usdt numeric,
+    fee_usdt numeric, gross numeric, trader_amount numeric, service_amount numeric,
+    share numeric, share_source text, estimated bool, booked_revision int,
+    booked_gross numeric, booked_trader numeric, booked_service numeric)
+    ON COMMIT DELETE ROWS;
+DELETE FROM rebate_accrual_stage
+"""
 _ACCRUAL_COLUMNS = [
     "record_id", "user_id", "exchange_id", "day", "product", "revision", "volume_usdt",
     "fee_usdt", "gross", "trader_amount", "service_amount", "share", "share_source", "estimated",
-    "updated_at",
+    "booked_revision", "booked_gross", "booked_trader", "booked_service",
 ]
+# Booked since it was read: the stored totals are no longer the ones the batch was valued on.
+_STALE_ACCRUALS = """
+SELECT count(*) FROM rebate_accrual_stage u
+LEFT JOIN rebate_accruals b ON b.record_id = u.record_id
+WHERE (b.revision, b.gross, b.trader_amount, b.service_amount)
+      IS DISTINCT FROM (u.booked_revision, u.booked_gross, u.booked_trader, u.booked_service)
+"""
+# What is now booked per record, from the staged rows: new records inserted (no ON CONFLICT:
+# batches are serialised and selected "not booked" in this one), revised ones updated.
+_STORE_ACCRUALS = """
+WITH inserted AS (
+    INSERT INTO rebate_accruals (record_id, user_id, exchange_id, day, product, revision,
+        volume_usdt, fee_usdt, gross, trader_amount, service_amount, share, share_source,
+        estimated, updated_at)
+    SELECT record_id, user_id, exchange_id, day, product, revision, volume_usdt, fee_usdt,
+           gross, trader_amount, service_amount, share, share_source, estimated, now()
+    FROM rebate_accrual_stage WHERE booked_revision IS NULL
+    RETURNING 1
+), updated AS (
+    UPDATE rebate_accruals b SET revision = u.revision, volume_usdt = u.volume_usdt,
+        fee_usdt = u.fee_usdt, gross = u.gross, trader_amount = u.trader_amount,
+        service_amount = u.service_amount, share = u.share, share_source = u.share_source,
+        estimated = u.estimated, updated_at = now()
+    FROM rebate_accrual_stage u
+    WHERE u.booked_revision IS NOT NULL AND b.record_id = u.record_id
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM inserted) + (SELECT count(*) FROM updated)
+"""
 
 
-async def _store_accruals(conn: Any, bookings: Sequence[_Booking]) -> None:
-    """Record what is now booked per record: new records by binary COPY (the fast path of a
-    first sync), revised ones by one set-based UPDATE."""
-    now = datetime.now(UTC)
-    rows = [
-        (b.record["id"], b.user_id, b.exchange_id, b.record["day"], b.record["product"],
-         b.record["revision"], b.record["volume_usdt"], b.record["fee_usdt"], b.gross, b.trader,
-         b.service, b.share.share, b.share.source, b.estimated, now)
-        for b in bookings
-    ]
-    # Safe without ON CONFLICT: batches are serialised and selected "not booked" in this one.
-    is_new = [b.record["booked_revision"] is None for b in bookings]
-    new = [row for row, flag in zip(rows, is_new, strict=True) if flag]
-    if new:
-        await conn.copy_records_to_table("rebate_accruals", columns=_ACCRUAL_COLUMNS, records=new)
-    changed = [row for row, flag in zip(rows, is_new, strict=True) if not flag]
-    if changed:
-        columns = list(zip(*changed, strict=True))
-        await conn.execute(
-            """
-            UPDATE rebate_accruals b SET revision = u.revision, volume_usdt = u.volume_usdt,
-                fee_usdt = u.fee_usdt, gross = u.gross, trader_amount = u.trader_amount,
-                service_amount = u.service_amount, share = u.share,
-                share_source = u.share_source, estimated = u.estimated, updated_at = now()
-            FROM unnest($1::bigint[], $2::int[], $3::numeric[], $4::numeric[], $5::numeric[],
-                        $6::numeric[], $7::numeric[], $8::numeric[], $9::text[], $10::bool[])
-                AS u(record_id, revision, volume_usdt, fee_usdt, gross, trader_amount,
-                     service_amount, share, share_source, estimated)
-            WHERE b.record_id = u.record_id
-            """,
-            columns[0], columns[5], columns[6], columns[7], columns[8], columns[9],
-            columns[10], columns[11], columns[12], columns[13],
-        )
+def _accrual_rows(bookings: Sequence[_Booking]) -> bytes:
+    """What is booked per record after this batch, and what was booked before (as read), as
+    CSV for the COPY into rebate_accrual_stage."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(
+        (r["id"], b.user_id, b.exchange_id, r["day"], r["product"], r["revision"],
+         r["volume_usdt"], r["fee_usdt"], b.gross, b.trader, b.service, b.share.share,
+         b.share.source, b.estimated, r["booked_revision"], r["booked_gross"],
+         r["booked_trader"], r["booked_service"])
+        for b in bookings for r in (b.record,)
+    )
+    return buffer.getvalue().encode()
 
 
 def _value(record: Any, rates: RateBook) -> _Booking | None:
