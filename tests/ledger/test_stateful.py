@@ -4,6 +4,7 @@ ledger's invariants hold and the books agree with what was booked per record."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable
 from datetime import date, timedelta
 from decimal import Decimal
@@ -144,9 +145,10 @@ class LedgerMachine(RuleBasedStateMachine):
         report = self.run(self.ledger.check_invariants())
         assert report.ok, report
         totals = self.run(_totals())
-        # What traders have (available + held + paid out) is what they earned, minus what a
-        # clawback could not take back (booked to suspense, which is ≤ 0).
-        assert totals["traders"] + totals["paid_out"] == totals["earned"] + totals["suspense"]
+        # What traders have (available + held + paid out) is what they earned, plus what a
+        # clawback could not take back: that is owed to us, a debit on suspense (≤ 0). From the
+        # postings summing to zero: traders + paid = gross − service − suspense.
+        assert totals["traders"] + totals["paid_out"] == totals["earned"] - totals["suspense"]
         assert totals["receivable"] == -totals["gross"]
         assert totals["revenue"] == totals["service"]
         assert totals["suspense"] <= 0
@@ -177,7 +179,10 @@ async def _totals() -> dict[str, Decimal]:
 
 async def test_ledger_state_machine(db: str) -> None:
     LedgerMachine.loop = asyncio.get_running_loop()
+    # Derandomized on CI, so that a landing does not depend on luck; random exploration on
+    # developers' machines keeps looking for new counterexamples (this one found a sign error).
     config = settings(max_examples=12, stateful_step_count=25, deadline=None,
+                      derandomize=os.environ.get("CI") == "true",
                       suppress_health_check=list(HealthCheck))
 
     def run() -> None:
