@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from datetime import UTC, datetime
 
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 # A connection with asynchronous commit (see bot/db.py).
 ANALYTICS_CONNECTION = "analytics"
+_COLUMNS = ("name", "user_id", "platform", "properties", "created_at")
 
 
 class EventService:
@@ -29,15 +31,16 @@ class EventService:
     MAX_BUFFER = 50_000  # while the database is unreachable; beyond this, the oldest are dropped
 
     def __init__(self) -> None:
-        self._buffer: list[Event] = []
+        # (name, user_id, platform, properties as JSON text, created_at), in COPY order.
+        self._buffer: list[tuple[str, int | None, str, str, datetime]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
 
     async def record(
         self, name: str, user_id: int | None, platform: Platform, **properties: object
     ) -> None:
-        self._buffer.append(Event(name=name, user_id=user_id, platform=platform,
-                                  properties=properties, created_at=datetime.now(UTC)))
+        self._buffer.append((name, user_id, platform.value, json.dumps(properties, default=str),
+                             datetime.now(UTC)))
         if len(self._buffer) > self.MAX_BUFFER:
             del self._buffer[: len(self._buffer) - self.MAX_BUFFER]
         if len(self._buffer) >= self.BATCH_SIZE:
@@ -49,8 +52,10 @@ class EventService:
             if not batch:
                 return 0
             try:
-                connection = Tortoise.get_connection(ANALYTICS_CONNECTION)
-                await Event.bulk_create(batch, using_db=connection)
+                client = Tortoise.get_connection(ANALYTICS_CONNECTION)
+                async with client.acquire_connection() as connection:
+                    await connection.copy_records_to_table("events", records=batch,
+                                                           columns=_COLUMNS)
             except Exception:
                 # Keep them for the next try; the database may be back by then.
                 log.exception("could not write %d analytics events; will retry", len(batch))
