@@ -8,10 +8,26 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
+from services.dto import ExchangeDTO
+from services.exchange_catalog import ExchangeCatalog
+from services.i18n import Translator
+
 
 def escape(text: str) -> str:
     """User-supplied text inside our HTML messages."""
     return html.escape(text, quote=False)
+
+
+async def enabled_exchange(
+    query: CallbackQuery, exchanges: ExchangeCatalog, exchange_id: str, t: Translator
+) -> ExchangeDTO | None:
+    """The exchange a button names, or None after telling the user it is not available (an
+    operator may have disabled it since the button was drawn)."""
+    exchange = await exchanges.get(exchange_id)
+    if exchange is None or not exchange.enabled:
+        await query.answer(t("exchanges.unavailable"), show_alert=True)
+        return None
+    return exchange
 
 
 async def leave_flow(state: FSMContext, raw_state: str | None) -> None:

@@ -12,7 +12,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards
 from bot.callbacks import LinkAction, LinkCB, MenuCB, Screen
-from handlers.render import escape, leave_flow, show
+from handlers.render import enabled_exchange, escape, leave_flow, show
 from services.accounts import AccountService, LinkOutcome
 from services.dto import AccountDTO, UserDTO
 from services.events import EventService
@@ -67,9 +67,8 @@ async def on_link_pick(
     query: CallbackQuery, callback_data: LinkCB, state: FSMContext, t: Translator, user: UserDTO,
     exchanges: ExchangeCatalog, events: EventService,
 ) -> None:
-    exchange = await exchanges.get(callback_data.exchange_id)
-    if exchange is None or not exchange.enabled:
-        await query.answer(t("exchanges.unavailable"), show_alert=True)
+    exchange = await enabled_exchange(query, exchanges, callback_data.exchange_id, t)
+    if exchange is None:
         return
     await state.set_state(LinkUid.entering_uid)
     await state.set_data({"exchange_id": exchange.id, "exchange_name": exchange.name})

@@ -8,7 +8,7 @@ from aiogram.types import CallbackQuery
 
 from bot import keyboards
 from bot.callbacks import ExchangeAction, ExchangeCB, MenuCB, Screen
-from handlers.render import show
+from handlers.render import enabled_exchange, show
 from services.dto import UserDTO
 from services.events import EventService
 from services.exchange_catalog import ExchangeCatalog
@@ -34,9 +34,8 @@ async def on_exchange_card(
     query: CallbackQuery, callback_data: ExchangeCB, t: Translator, user: UserDTO,
     exchanges: ExchangeCatalog, referrals: ReferralService, events: EventService,
 ) -> None:
-    exchange = await exchanges.get(callback_data.exchange_id)
-    if exchange is None or not exchange.enabled:
-        await query.answer(t("exchanges.unavailable"), show_alert=True)
+    exchange = await enabled_exchange(query, exchanges, callback_data.exchange_id, t)
+    if exchange is None:
         return
     await events.record("exchange_viewed", user.id, Platform.BOT, exchange=exchange.id)
     url = referrals.tracked_url(exchange.id, user.id)
@@ -49,9 +48,8 @@ async def on_existing_account(
     query: CallbackQuery, callback_data: ExchangeCB, t: Translator, user: UserDTO,
     exchanges: ExchangeCatalog, events: EventService,
 ) -> None:
-    exchange = await exchanges.get(callback_data.exchange_id)
-    if exchange is None or not exchange.enabled:
-        await query.answer(t("exchanges.unavailable"), show_alert=True)
+    exchange = await enabled_exchange(query, exchanges, callback_data.exchange_id, t)
+    if exchange is None:
         return
     await events.record("existing_account_viewed", user.id, Platform.BOT, exchange=exchange.id)
     text = t("existing.title", name=exchange.name) + "\n\n" + t(f"existing.{exchange.id}")

@@ -183,3 +183,19 @@ async def test_balance_is_an_explained_empty_state(db, dispatcher, bot, alice) -
     balance = MenuCB(screen=Screen.BALANCE).pack()
     text = await send(dispatcher, bot, callback_update(alice, balance))
     assert "no earnings yet" in text
+
+
+async def test_a_disabled_exchange_is_not_offered(db, dispatcher, bot, alice, services) -> None:  # type: ignore[no-untyped-def]
+    from services.models import Exchange
+
+    await send(dispatcher, bot, message_update(alice, "/start"))
+    await Exchange.filter(id="okx").update(enabled=False)
+    services.exchanges.forget_cache()  # an operator's change; other processes see it in 10 s
+    card = ExchangeCB(action=ExchangeAction.CARD, exchange_id="okx").pack()
+    assert "not available" in await send(dispatcher, bot, callback_update(alice, card))
+    pick = LinkCB(action=LinkAction.PICK, exchange_id="okx").pack()
+    assert "not available" in await send(dispatcher, bot, callback_update(alice, pick))
+    listing = await send(dispatcher, bot,
+                         callback_update(alice, MenuCB(screen=Screen.EXCHANGES).pack()))
+    assert "Exchanges & links" in listing
+    assert "OKX" not in " ".join(buttons(bot))
