@@ -27,7 +27,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 from prometheus_client import Gauge
@@ -111,9 +111,10 @@ class HoldAlreadyResolved(LedgerError):
 # --- Values --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, order=True)
-class AccountRef:
-    """Names an account; the row is created on first use."""
+class AccountRef(NamedTuple):
+    """Names an account; the row is created on first use. A named tuple rather than a
+    dataclass: a booking batch looks accounts up in dicts tens of thousands of times, and a
+    tuple hashes and compares in C. All three fields are strings (AccountKind is a StrEnum)."""
 
     kind: AccountKind
     owner: str = ""
@@ -173,10 +174,9 @@ class EntrySpec:
 def content_hash(kind: str, legs: Iterable[tuple[AccountRef, Decimal]]) -> str:
     """THE content hash of an entry (the one implementation; EntrySpec and the column-wise
     insert both use it): the kind and the sorted legs."""
-    lines = sorted(
-        (account.kind.value, account.owner, account.asset, str(amount.quantize(MONEY_QUANTUM)))
-        for account, amount in legs
-    )
+    # An AccountRef is the tuple (kind, owner, asset) of strings, so each leg sorts and joins
+    # as kind|owner|asset|amount. (The stored hashes depend on this text: never change it.)
+    lines = sorted((*account, str(amount.quantize(MONEY_QUANTUM))) for account, amount in legs)
     text = kind + "\n" + "\n".join("|".join(leg) for leg in lines)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -348,99 +348,123 @@ class LegColumn:
     amounts: Sequence[Decimal]
 
 
-def _stage_table(width: int) -> str:
-    return f"ledger_entry_stage_{width}"
-
-
-def _stage_sql(width: int) -> str:
-    legs = ", ".join(f"a{i} bigint, m{i} numeric" for i in range(width))
-    return (
-        f"CREATE TEMP TABLE IF NOT EXISTS {_stage_table(width)} "
-        f"(key text, hash text, memo text, {legs}) ON COMMIT DELETE ROWS; "
-        f"DELETE FROM {_stage_table(width)}"
+async def allocate_entry_ids(conn: Any, count: int) -> list[int]:
+    """``count`` fresh entry ids. Ids drawn but never used (a batch found stale, or entries
+    that turned out to move nothing) are gaps in the sequence, nothing more."""
+    if count <= 0:
+        return []
+    rows = await conn.fetch(
+        "SELECT nextval('ledger_entries_id_seq') FROM generate_series(1, $1)", count
     )
-
-
-def _entry_columns_sql(width: int) -> str:
-    """Entries and their postings in ONE statement from the staged rows: key, hash, memo and
-    per leg position an account id and an amount (zero: no leg)."""
-    legs = ", ".join(f"(d.a{i}, d.m{i})" for i in range(width))
-    # Entry ids are drawn in the first CTE (materialised once), so the postings name their
-    # entry without joining on the key; only entries inserted now (not replays) get postings.
-    return f"""
-WITH d AS MATERIALIZED (
-    SELECT nextval('ledger_entries_id_seq') AS id, s.* FROM {_stage_table(width)} s
-), ins AS (
-    INSERT INTO ledger_entries (id, idempotency_key, kind, content_hash, memo, actor)
-    SELECT d.id, d.key, $1, d.hash, d.memo, $2 FROM d
-    ON CONFLICT (idempotency_key) DO NOTHING
-    RETURNING id
-), posted AS (
-    INSERT INTO ledger_postings (entry_id, account_id, amount)
-    SELECT d.id, l.account_id, l.amount
-    FROM d CROSS JOIN LATERAL (VALUES {legs}) AS l(account_id, amount)
-    WHERE l.amount <> 0 AND d.id IN (SELECT id FROM ins)
-)
-SELECT count(*) FROM ins
-"""
+    return [row[0] for row in rows]
 
 
 @dataclass(frozen=True)
 class StagedEntries:
-    """A validated, hashed batch of entries of one kind, ready to COPY (see stage_entries)."""
+    """A validated, hashed batch of entries of one kind with their ids, rendered as the CSV of
+    its entry rows and of its posting rows (see stage_entries)."""
 
-    kind: str
-    actor: str
-    width: int
     count: int
-    csv_data: bytes
+    entries_csv: bytes  # id, idempotency_key, kind, content_hash, memo, actor
+    postings_csv: bytes  # entry_id, account_id, amount
+
+
+_ENTRY_COLUMNS = ["id", "idempotency_key", "kind", "content_hash", "memo", "actor"]
+_POSTING_COLUMNS = ["entry_id", "account_id", "amount"]
 
 
 def stage_entries(
     *, kind: str, keys: Sequence[str], memos: Sequence[str], legs: Sequence[LegColumn],
-    account_ids: Mapping[AccountRef, int], actor: str = "system",
+    account_ids: Mapping[AccountRef, int], entry_ids: Sequence[int], actor: str = "system",
 ) -> StagedEntries:
     """The client half of insert_entry_columns (pure Python, no database): validate each entry
-    exactly as EntrySpec.validate, hash it exactly as EntrySpec.content_hash, and render the
-    batch as CSV for the COPY."""
-    ids = [{ref: account_ids[ref] for ref in set(column.accounts)} for column in legs]
-    rows: list[list[Any]] = []
+    exactly as EntrySpec.validate, hash it exactly as EntrySpec.content_hash, give it the next
+    id of ``entry_ids`` (at least as many as keys), and render entries and postings as CSV."""
+    if len(entry_ids) < len(keys):
+        raise ValueError(f"{len(keys)} entries but only {len(entry_ids)} ids")
+    columns = [(column.accounts, column.amounts) for column in legs]
+    ids = {ref: account_ids[ref] for column in legs for ref in set(column.accounts)}
+    entry_rows: list[tuple[Any, ...]] = []
+    posting_rows: list[tuple[int, int, Decimal]] = []
     for i, key in enumerate(keys):
-        entry = [(column.accounts[i], column.amounts[i]) for column in legs]
-        nonzero = [(account, amount) for account, amount in entry if amount != 0]
+        entry_id = entry_ids[i]
+        nonzero: list[tuple[AccountRef, Decimal]] = []
+        for accounts, amounts in columns:
+            account, amount = accounts[i], amounts[i]
+            if amount:
+                nonzero.append((account, amount))
         validate_legs(key, nonzero)
-        row: list[Any] = [key, content_hash(kind, nonzero), memos[i]]
-        for position, (account, amount) in enumerate(entry):
-            row += (ids[position][account], amount)
-        rows.append(row)
+        entry_rows.append((entry_id, key, kind, content_hash(kind, nonzero), memos[i], actor))
+        posting_rows.extend((entry_id, ids[account], amount) for account, amount in nonzero)
+    return StagedEntries(count=len(entry_rows), entries_csv=_csv(entry_rows),
+                         postings_csv=_csv(posting_rows))
+
+
+def _csv(rows: Iterable[Sequence[Any]]) -> bytes:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)
-    return StagedEntries(kind=kind, actor=actor, width=len(legs), count=len(rows),
-                         csv_data=buffer.getvalue().encode())
+    return buffer.getvalue().encode()
 
 
 async def insert_staged_entries(conn: Any, staged: StagedEntries) -> int:
-    """The database half of insert_entry_columns. The accounts must be locked already."""
+    """The database half of insert_entry_columns. The accounts must be locked already.
+
+    The usual case, no key used before, is two COPYs straight into the ledger tables (the
+    database's bulk insert path; the ledger's triggers check them as any insert). If a key
+    exists, that attempt is undone (a savepoint) and the batch goes through staging tables
+    instead: new keys are inserted, existing ones are replays whose content must match."""
     if not staged.count:
         return 0
-    stage = _stage_table(staged.width)
-    await conn.execute(_stage_sql(staged.width))
-    columns = ["key", "hash", "memo"]
-    for i in range(staged.width):
-        columns += [f"a{i}", f"m{i}"]
-    await conn.copy_to_table(stage, source=io.BytesIO(staged.csv_data), columns=columns,
-                             format="csv", force_not_null=["key", "hash", "memo"])
-    inserted: int = await conn.fetchval(_entry_columns_sql(staged.width), staged.kind,
-                                        staged.actor)
-    if inserted < staged.count:
-        # Replays (or a key twice in the batch): every stored hash must match its content.
-        conflict = await conn.fetchval(
-            f"SELECT s.key FROM {stage} s JOIN ledger_entries e ON e.idempotency_key = s.key "
-            "WHERE e.content_hash <> s.hash LIMIT 1"
-        )
-        if conflict is not None:
-            raise IdempotencyConflict(conflict)
+    try:
+        async with conn.transaction():  # a savepoint
+            await _copy(conn, "ledger_entries", staged.entries_csv, _ENTRY_COLUMNS)
+            await _copy(conn, "ledger_postings", staged.postings_csv, _POSTING_COLUMNS)
+        return staged.count
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name != "ledger_entries_idempotency_key_key":
+            raise
+    await conn.execute(_REPLAY_STAGE_SQL)
+    await _copy(conn, "ledger_entry_stage", staged.entries_csv, _ENTRY_COLUMNS)
+    await _copy(conn, "ledger_posting_stage", staged.postings_csv, _POSTING_COLUMNS)
+    inserted: int = await conn.fetchval(_INSERT_NEW_STAGED_SQL)
+    # Replays (or a key twice in the batch): every stored hash must match its content.
+    conflict = await conn.fetchval(
+        "SELECT s.idempotency_key FROM ledger_entry_stage s "
+        "JOIN ledger_entries e ON e.idempotency_key = s.idempotency_key "
+        "WHERE e.content_hash <> s.content_hash LIMIT 1"
+    )
+    if conflict is not None:
+        raise IdempotencyConflict(conflict)
     return inserted
+
+
+async def _copy(conn: Any, table: str, data: bytes, columns: list[str]) -> None:
+    await conn.copy_to_table(table, source=io.BytesIO(data), columns=columns, format="csv",
+                             force_not_null=columns)
+
+
+_REPLAY_STAGE_SQL = """
+CREATE TEMP TABLE IF NOT EXISTS ledger_entry_stage (id bigint, idempotency_key text,
+    kind text, content_hash text, memo text, actor text) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS ledger_posting_stage (entry_id bigint, account_id bigint,
+    amount numeric) ON COMMIT DELETE ROWS;
+DELETE FROM ledger_entry_stage;
+DELETE FROM ledger_posting_stage;
+"""
+# Only entries inserted now (not replays) get their postings.
+_INSERT_NEW_STAGED_SQL = """
+WITH ins AS (
+    INSERT INTO ledger_entries (id, idempotency_key, kind, content_hash, memo, actor)
+    SELECT id, idempotency_key, kind, content_hash, memo, actor FROM ledger_entry_stage
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id
+), posted AS (
+    INSERT INTO ledger_postings (entry_id, account_id, amount)
+    SELECT entry_id, account_id, amount FROM ledger_posting_stage
+    WHERE entry_id IN (SELECT id FROM ins)
+)
+SELECT count(*) FROM ins
+"""
 
 
 async def insert_entry_columns(
@@ -449,13 +473,12 @@ async def insert_entry_columns(
     actor: str = "system",
 ) -> int:
     """insert_entries for a large batch of entries of one kind, given column-wise: the same
-    validation, the same content hashes, the same replay rule, but the batch is staged by one
-    COPY and entries and postings are written by one statement (the postings derived by the
-    database from the staged legs). The accounts must be locked already. Returns the number of
-    entries written now (the others were replays with the same content; different content
-    raises IdempotencyConflict)."""
+    validation, the same content hashes, the same replay rule, but written by bulk COPY. The
+    accounts must be locked already. Returns the number of entries written now (the others
+    were replays with the same content; different content raises IdempotencyConflict)."""
     staged = stage_entries(kind=kind, keys=keys, memos=memos, legs=legs, actor=actor,
-                           account_ids={ref: locked.id for ref, locked in accounts.items()})
+                           account_ids={ref: locked.id for ref, locked in accounts.items()},
+                           entry_ids=await allocate_entry_ids(conn, len(keys)))
     return await insert_staged_entries(conn, staged)
 
 

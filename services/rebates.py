@@ -35,6 +35,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 from prometheus_client import Counter
 from tortoise import Tortoise
 
@@ -43,6 +44,7 @@ from services.ledger import (
     AccountRef,
     LegColumn,
     StagedEntries,
+    allocate_entry_ids,
     ensure_accounts,
     insert_staged_entries,
     ledger_transaction,
@@ -51,6 +53,7 @@ from services.ledger import (
     split_gross,
     stage_entries,
 )
+from services.models.ledger import AccountKind
 from services.models.rates import ALL, EstimateBasis
 
 REBATES_CALCULATED = Counter(
@@ -498,8 +501,9 @@ class _Prepared:
     batch: AccrualBatch
     bookings: list[_Booking]
     account_ids: dict[AccountRef, int]
+    entry_ids: list[int]  # drawn ahead, one per booking (the most entries it can need)
     entries: StagedEntries | None
-    accruals_csv: bytes
+    accruals: _AccrualRows
 
 
 async def _prepare(
@@ -528,10 +532,12 @@ async def _prepare(
         refs.update(AccountRef.receivable(exchange_id)
                     for exchange_id in {b.exchange_id for b in bookings})
         account_ids = await ensure_accounts(conn, refs)
-    entries, accruals_csv = await asyncio.to_thread(_render, bookings, key_prefix, account_ids,
-                                                    batch)
+    entry_ids = await allocate_entry_ids(conn, len(bookings))
+    entries, accruals = await asyncio.to_thread(_render, bookings, key_prefix, account_ids,
+                                                entry_ids, batch)
     return _Prepared(after_id=after_id, key_prefix=key_prefix, batch=batch, bookings=bookings,
-                     account_ids=account_ids, entries=entries, accruals_csv=accruals_csv)
+                     account_ids=account_ids, entry_ids=entry_ids, entries=entries,
+                     accruals=accruals)
 
 
 def _value_all(records: Sequence[Any], rates: RateBook) -> list[_Booking]:
@@ -540,26 +546,29 @@ def _value_all(records: Sequence[Any], rates: RateBook) -> list[_Booking]:
 
 def _render(
     bookings: Sequence[_Booking], key_prefix: str, account_ids: dict[AccountRef, int],
-    batch: AccrualBatch,
-) -> tuple[StagedEntries | None, bytes]:
+    entry_ids: Sequence[int], batch: AccrualBatch,
+) -> tuple[StagedEntries | None, _AccrualRows]:
     """The batch's entries (unless a booking takes money back: those are built under the
     account locks) and its accrual rows, ready to COPY."""
     clawback = any(b.trader < (b.record["booked_trader"] or ZERO) for b in bookings)
-    entries = None if clawback else _stage(bookings, key_prefix, account_ids, None, batch)
+    entries = None if clawback else _stage(bookings, key_prefix, account_ids, entry_ids, None,
+                                           batch)
     return entries, _accrual_rows(bookings)
 
 
 def _stage(
     bookings: Sequence[_Booking], key_prefix: str, account_ids: dict[AccountRef, int],
-    available: dict[int, Decimal] | None, batch: AccrualBatch,
+    entry_ids: Sequence[int], available: dict[int, Decimal] | None, batch: AccrualBatch,
 ) -> StagedEntries:
     """The batch's ledger entries, one per booking that moves money. ``available``: trader
     balances as of the account locks, moved along as the batch books, so a clawback never takes
     more than the trader has (the rest goes to suspense); None when no booking takes money
     back."""
     revenue, suspense = AccountRef.service_revenue(), AccountRef.suspense()
-    traders = {b.user_id: AccountRef.trader_available(b.user_id) for b in bookings}
-    receivables = {b.exchange_id: AccountRef.receivable(b.exchange_id) for b in bookings}
+    traders = {user_id: AccountRef.trader_available(user_id)
+               for user_id in {b.user_id for b in bookings}}
+    receivables = {exchange_id: AccountRef.receivable(exchange_id)
+                   for exchange_id in {b.exchange_id for b in bookings}}
     kind = key_prefix.split(":")[0]
     keys: list[str] = []
     memos: list[str] = []
@@ -593,7 +602,7 @@ def _stage(
         suspense_amounts.append(to_suspense)
         service_amounts.append(d_service)
     return stage_entries(
-        kind=kind, keys=keys, memos=memos, account_ids=account_ids, legs=(
+        kind=kind, keys=keys, memos=memos, account_ids=account_ids, entry_ids=entry_ids, legs=(
             LegColumn(receivable_col, gross_amounts),
             LegColumn(trader_col, trader_amounts),
             LegColumn([suspense] * len(keys), suspense_amounts),
@@ -605,34 +614,68 @@ def _stage(
 async def _write(conn: Any, prepared: _Prepared, *, verify: bool) -> None:
     """Book a prepared batch. Runs under the booking lock.
 
-    The per-record totals are stored first, and only where the stored state is still the one the
-    batch was valued on: a new record is inserted only if it has no row yet, a revised one is
-    updated only if its row still holds the totals read. So a batch read outside the lock
-    (``verify``) that someone booked meanwhile stores fewer rows than it has bookings, and
-    _StaleBatch rolls the transaction back before any ledger entry is written. (Read under the
-    lock, the same mismatch cannot happen and would be a bug.)"""
+    The per-record totals are stored first, and only where the stored state is still the one
+    the batch was valued on: a new record's row must not exist yet (the unique record_id), a
+    revised record's row must still hold the totals read. So a batch read outside the lock
+    (``verify``) that someone booked meanwhile raises _StaleBatch, and its transaction rolls
+    back before any ledger entry is written. (Read under the lock, the same mismatch cannot
+    happen and would be a bug.)"""
     if not prepared.bookings:
         return
-    await conn.execute(_ACCRUAL_STAGE)
-    await conn.copy_to_table("rebate_accrual_stage", source=io.BytesIO(prepared.accruals_csv),
-                             columns=_ACCRUAL_COLUMNS, format="csv",
-                             force_not_null=["exchange_id", "product", "share_source"])
-    stored = await conn.fetchval(_STORE_ACCRUALS, prepared.after_id, prepared.batch.last_id)
-    if stored != len(prepared.bookings):
-        if verify:
-            raise _StaleBatch
-        raise RuntimeError(f"rebate accruals: stored {stored} of {len(prepared.bookings)} rows")
+    await _store_accruals(conn, prepared, verify=verify)
     accounts = await lock_account_ids(conn, prepared.account_ids)
     entries = prepared.entries
     if entries is None:
         available = {int(ref.owner): locked.balance for ref, locked in accounts.items()
-                     if ref.kind.value == "trader_available"}
+                     if ref.kind is AccountKind.TRADER_AVAILABLE}
         entries = _stage(prepared.bookings, prepared.key_prefix, prepared.account_ids,
-                         available, prepared.batch)
+                         prepared.entry_ids, available, prepared.batch)
     prepared.batch.entries = await insert_staged_entries(conn, entries)
 
 
-_ACCRUAL_STAGE = """
+async def _store_accruals(conn: Any, prepared: _Prepared, *, verify: bool) -> None:
+    rows = prepared.accruals
+    if rows.new_count:
+        try:  # straight into the table: the database's bulk insert path
+            await conn.copy_to_table(
+                "rebate_accruals", source=io.BytesIO(rows.new_csv), columns=_NEW_COLUMNS,
+                format="csv", force_not_null=["exchange_id", "product", "share_source"])
+        except asyncpg.UniqueViolationError as exc:
+            if verify and exc.constraint_name == "rebate_accruals_record_id_key":
+                raise _StaleBatch from exc
+            raise
+    if rows.revised_count:
+        await conn.execute(_REVISED_STAGE)
+        await conn.copy_to_table(
+            "rebate_accrual_stage", source=io.BytesIO(rows.revised_csv),
+            columns=_REVISED_COLUMNS, format="csv",
+            force_not_null=["exchange_id", "product", "share_source"])
+        updated = await conn.fetchval(_UPDATE_REVISED, prepared.after_id,
+                                      prepared.batch.last_id)
+        if updated != rows.revised_count:
+            if verify:
+                raise _StaleBatch
+            raise RuntimeError(f"rebate accruals: updated {updated} of {rows.revised_count}")
+
+
+@dataclass(frozen=True)
+class _AccrualRows:
+    """What is booked per record after a batch, as CSV: new records' rows for rebate_accruals,
+    and revised records' rows with the totals read before (for the conditional update)."""
+
+    new_count: int
+    new_csv: bytes
+    revised_count: int
+    revised_csv: bytes
+
+
+_NEW_COLUMNS = [
+    "record_id", "user_id", "exchange_id", "day", "product", "revision", "volume_usdt",
+    "fee_usdt", "gross", "trader_amount", "service_amount", "share", "share_source", "estimated",
+]
+_REVISED_COLUMNS = [*_NEW_COLUMNS, "booked_revision", "booked_gross", "booked_trader",
+                    "booked_service"]
+_REVISED_STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS rebate_accrual_stage (record_id bigint, user_id bigint,
     exchange_id text, day date, product text, revision int, volume_usdt numeric,
     fee_usdt numeric, gross numeric, trader_amount numeric, service_amount numeric,
@@ -641,51 +684,44 @@ CREATE TEMP TABLE IF NOT EXISTS rebate_accrual_stage (record_id bigint, user_id 
     ON COMMIT DELETE ROWS;
 DELETE FROM rebate_accrual_stage
 """
-_ACCRUAL_COLUMNS = [
-    "record_id", "user_id", "exchange_id", "day", "product", "revision", "volume_usdt",
-    "fee_usdt", "gross", "trader_amount", "service_amount", "share", "share_source", "estimated",
-    "booked_revision", "booked_gross", "booked_trader", "booked_service",
-]
-# What is now booked per record, from the staged rows, where the stored state is still the one
-# the batch was valued on (a new record: no row; a revised one: the totals read). The batch's
-# records have ids in ($1, $2]; the bound keeps the lookups to that range of the index.
-_STORE_ACCRUALS = """
-WITH inserted AS (
-    INSERT INTO rebate_accruals (record_id, user_id, exchange_id, day, product, revision,
-        volume_usdt, fee_usdt, gross, trader_amount, service_amount, share, share_source,
-        estimated, updated_at)
-    SELECT record_id, user_id, exchange_id, day, product, revision, volume_usdt, fee_usdt,
-           gross, trader_amount, service_amount, share, share_source, estimated, now()
-    FROM rebate_accrual_stage WHERE booked_revision IS NULL
-    ON CONFLICT (record_id) DO NOTHING
-    RETURNING 1
-), updated AS (
+# Only rows that still hold the totals the batch was valued on. The batch's records have ids
+# in ($1, $2]; the bound keeps the lookups to that range of the index.
+_UPDATE_REVISED = """
+WITH updated AS (
     UPDATE rebate_accruals b SET revision = u.revision, volume_usdt = u.volume_usdt,
         fee_usdt = u.fee_usdt, gross = u.gross, trader_amount = u.trader_amount,
         service_amount = u.service_amount, share = u.share, share_source = u.share_source,
         estimated = u.estimated, updated_at = now()
     FROM rebate_accrual_stage u
-    WHERE u.booked_revision IS NOT NULL AND b.record_id = u.record_id
-      AND b.record_id > $1 AND b.record_id <= $2
+    WHERE b.record_id = u.record_id AND b.record_id > $1 AND b.record_id <= $2
       AND (b.revision, b.gross, b.trader_amount, b.service_amount)
           = (u.booked_revision, u.booked_gross, u.booked_trader, u.booked_service)
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM inserted) + (SELECT count(*) FROM updated)
+SELECT count(*) FROM updated
 """
 
 
-def _accrual_rows(bookings: Sequence[_Booking]) -> bytes:
-    """What is booked per record after this batch, and what was booked before (as read), as
-    CSV for the COPY into rebate_accrual_stage."""
+def _accrual_rows(bookings: Sequence[_Booking]) -> _AccrualRows:
+    new: list[tuple[Any, ...]] = []
+    revised: list[tuple[Any, ...]] = []
+    for b in bookings:
+        r = b.record
+        row = (r["id"], b.user_id, b.exchange_id, r["day"], r["product"], r["revision"],
+               r["volume_usdt"], r["fee_usdt"], b.gross, b.trader, b.service, b.share.share,
+               b.share.source, b.estimated)
+        if r["booked_revision"] is None:
+            new.append(row)
+        else:
+            revised.append((*row, r["booked_revision"], r["booked_gross"], r["booked_trader"],
+                            r["booked_service"]))
+    return _AccrualRows(new_count=len(new), new_csv=_csv(new),
+                        revised_count=len(revised), revised_csv=_csv(revised))
+
+
+def _csv(rows: Iterable[Sequence[Any]]) -> bytes:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(
-        (r["id"], b.user_id, b.exchange_id, r["day"], r["product"], r["revision"],
-         r["volume_usdt"], r["fee_usdt"], b.gross, b.trader, b.service, b.share.share,
-         b.share.source, b.estimated, r["booked_revision"], r["booked_gross"],
-         r["booked_trader"], r["booked_service"])
-        for b in bookings for r in (b.record,)
-    )
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
     return buffer.getvalue().encode()
 
 
