@@ -63,6 +63,58 @@ async def test_entry_without_two_postings_is_rejected(db: str) -> None:
                 await _entry(conn, "raw:empty")
 
 
+async def test_entry_with_one_posting_is_rejected(db: str) -> None:
+    async with Tortoise.get_connection("default").acquire_connection() as conn:
+        trader, _ = await _accounts(conn, next_id())
+        with pytest.raises(asyncpg.CheckViolationError, match="fewer than two"):
+            async with conn.transaction():
+                entry = await _entry(conn, "raw:single")
+                await conn.execute("INSERT INTO ledger_postings (entry_id, account_id, amount) "
+                                   "VALUES ($1, $2, 5)", entry, trader)
+
+
+async def test_entry_must_balance_per_asset(db: str) -> None:
+    """+5 USDT and -5 BTC sum to zero, but not per asset."""
+    async with Tortoise.get_connection("default").acquire_connection() as conn:
+        trader, _ = await _accounts(conn, next_id())
+        btc = await conn.fetchval(
+            "INSERT INTO ledger_accounts (kind, owner, asset) VALUES ('suspense', $1, 'BTC') "
+            "RETURNING id", f"btc-{next_id()}",
+        )
+        with pytest.raises(asyncpg.CheckViolationError, match="unbalanced"):
+            async with conn.transaction():
+                entry = await _entry(conn, "raw:assets")
+                await conn.execute("INSERT INTO ledger_postings (entry_id, account_id, amount) "
+                                   "VALUES ($1, $2, 5), ($1, $3, -5)", entry, trader, btc)
+
+
+async def test_one_bad_entry_among_many_across_statements_is_found(db: str) -> None:
+    """The commit check sees every entry of the transaction, with postings added by several
+    statements: a later statement can balance an entry, and one entry left unbalanced in the
+    middle of many fails the whole transaction."""
+    async with Tortoise.get_connection("default").acquire_connection() as conn:
+        trader, other = await _accounts(conn, next_id())
+        async with conn.transaction():  # balanced only after the second statement: accepted
+            entry = await _entry(conn, "raw:two-statements")
+            await conn.execute("INSERT INTO ledger_postings (entry_id, account_id, amount) "
+                               "VALUES ($1, $2, 5)", entry, trader)
+            await conn.execute("INSERT INTO ledger_postings (entry_id, account_id, amount) "
+                               "VALUES ($1, $2, -5)", entry, other)
+        with pytest.raises(asyncpg.CheckViolationError, match="unbalanced") as caught:
+            async with conn.transaction():
+                entries = [await _entry(conn, f"raw:many:{n}") for n in range(20)]
+                for n, entry in enumerate(entries):
+                    amount = 4 if n == 13 else 5  # entry 13: +5 / -4
+                    await conn.execute(
+                        "INSERT INTO ledger_postings (entry_id, account_id, amount) "
+                        "VALUES ($1, $2, 5), ($1, $3, $4::numeric)",
+                        entry, trader, other, -amount,
+                    )
+        assert f"entry {entries[13]} " in str(caught.value)
+        assert await conn.fetchval("SELECT balance FROM ledger_accounts WHERE id = $1",
+                                   trader) == 5
+
+
 async def test_balanced_entry_in_raw_sql_is_accepted_and_moves_balances(db: str) -> None:
     async with Tortoise.get_connection("default").acquire_connection() as conn:
         trader, other = await _accounts(conn, next_id())
