@@ -396,11 +396,12 @@ def stage_entries(
         validate_legs(key, nonzero)
         entry_rows.append((entry_id, key, kind, content_hash(kind, nonzero), memos[i], actor))
         posting_rows.extend((entry_id, ids[account], amount) for account, amount in nonzero)
-    return StagedEntries(count=len(entry_rows), entries_csv=_csv(entry_rows),
-                         postings_csv=_csv(posting_rows))
+    return StagedEntries(count=len(entry_rows), entries_csv=csv_bytes(entry_rows),
+                         postings_csv=csv_bytes(posting_rows))
 
 
-def _csv(rows: Iterable[Sequence[Any]]) -> bytes:
+def csv_bytes(rows: Iterable[Sequence[Any]]) -> bytes:
+    """Rows as CSV for COPY … (FORMAT csv): None is written empty (NULL), Decimals exactly."""
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)
     return buffer.getvalue().encode()

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import csv
 import io
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -45,6 +44,7 @@ from services.ledger import (
     LegColumn,
     StagedEntries,
     allocate_entry_ids,
+    csv_bytes,
     ensure_accounts,
     insert_staged_entries,
     ledger_transaction,
@@ -715,14 +715,8 @@ def _accrual_rows(bookings: Sequence[_Booking]) -> _AccrualRows:
         else:
             revised.append((*row, r["booked_revision"], r["booked_gross"], r["booked_trader"],
                             r["booked_service"]))
-    return _AccrualRows(new_count=len(new), new_csv=_csv(new),
-                        revised_count=len(revised), revised_csv=_csv(revised))
-
-
-def _csv(rows: Iterable[Sequence[Any]]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    return buffer.getvalue().encode()
+    return _AccrualRows(new_count=len(new), new_csv=csv_bytes(new),
+                        revised_count=len(revised), revised_csv=csv_bytes(revised))
 
 
 def _value(record: Any, rates: RateBook) -> _Booking | None:
