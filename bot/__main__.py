@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 
+from bot.lifecycle import wait_for_signal
 from bot.settings import SettingsError, load_settings
 
 
@@ -22,14 +22,6 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def _wait_for_signal() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-
-
 async def _run(settings_args: argparse.Namespace) -> None:
     from bot.app import open_infrastructure
     from bot.web_process import WebProcess
@@ -39,7 +31,7 @@ async def _run(settings_args: argparse.Namespace) -> None:
     process = WebProcess(settings, infra)
     try:
         await process.start()
-        await _wait_for_signal()
+        await wait_for_signal()
     finally:
         await process.stop()
         await infra.close()
@@ -61,7 +53,7 @@ async def _migrate(_: argparse.Namespace) -> None:
 async def _demo(args: argparse.Namespace) -> None:
     from bot.demo import run_demo
 
-    await run_demo(port=args.port, wait=_wait_for_signal)
+    await run_demo(port=args.port, wait=wait_for_signal)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,11 +22,15 @@ from redis.asyncio import Redis
 
 from bot import db
 from bot.embedded import EmbeddedServices
-from bot.middlewares import FloodControlMiddleware, HandlerTimingMiddleware, UserContextMiddleware
 from bot.settings import Settings, SettingsError
 from exchanges.base import AffiliateSource
 from exchanges.registry import build_source
 from handlers import build_routers
+from handlers.middlewares import (
+    FloodControlMiddleware,
+    HandlerTimingMiddleware,
+    UserContextMiddleware,
+)
 from services.accounts import AccountService
 from services.balances import BalanceService
 from services.digests import DigestService
@@ -149,7 +153,8 @@ def create_dispatcher(
     )
     dispatcher = Dispatcher(storage=storage)
     # Handlers receive these by parameter name (``users: UserService``, ``i18n: Catalog`` …).
-    dispatcher.workflow_data.update(i18n=i18n, settings=settings, redis=redis, arq=arq,
+    dispatcher.workflow_data.update(i18n=i18n, redis=redis, arq=arq, redis_prefix=redis_prefix,
+                                    admin_chat_id=settings.admin_chat_id,
                                     **services.as_workflow_data())
     dispatcher.update.outer_middleware(FloodControlMiddleware(
         redis, settings.flood_limit, settings.flood_window_seconds, redis_prefix

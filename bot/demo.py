@@ -20,13 +20,13 @@ from pydantic import SecretStr
 
 from bot.app import open_infrastructure
 from bot.settings import ExchangeCredentials, Settings, load_settings
-from bot.telegram_stub import StubState, run_stub
-from bot.telegram_stub.demo import DEMO_ADMIN_CHAT_ID, DEMO_ADMIN_ID, seed_demo_people
 from bot.web_process import WebProcess
 from bot.worker import build_worker
-from exchanges.simulator.app import SIMULATED_EXCHANGES, create_app
-from exchanges.simulator.dataset import Dataset, products
-from exchanges.simulator.faults import Faults
+from sandbox.exchanges.app import SIMULATED_EXCHANGES, create_app
+from sandbox.exchanges.dataset import Dataset, products
+from sandbox.exchanges.faults import Faults
+from sandbox.telegram import StubState, run_stub
+from sandbox.telegram.demo import DEMO_ADMIN_CHAT_ID, DEMO_ADMIN_ID, seed_demo_people
 from services.exchange_catalog import ExchangeCatalog
 from services.models import DataSource
 from services.models.rates import EstimateBasis

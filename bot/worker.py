@@ -21,9 +21,11 @@ from bot.app import (
     open_infrastructure,
     resolve_secret_key,
 )
+from bot.lifecycle import wait_for_signal
 from bot.outbox import OutboxDelivery, build_outbox
 from bot.settings import Settings
 from services.i18n import Catalog
+from services.jobs import enqueue_sync, queue_name
 from services.rebates import RecordScope
 
 log = logging.getLogger(__name__)
@@ -31,10 +33,6 @@ log = logging.getLogger(__name__)
 # The outbox is drained by a cron tick every 5 s, each run sending for up to 4 s.
 DELIVERY_SECONDS = set(range(0, 60, 5))
 DELIVERY_BUDGET_SECONDS = 4.0
-
-
-def queue_name(redis_prefix: str) -> str:
-    return f"{redis_prefix}:queue"
 
 
 async def heartbeat(ctx: dict[str, Any]) -> str:
@@ -94,10 +92,7 @@ async def sync_tick(ctx: dict[str, Any]) -> list[str]:
     redis: ArqRedis = ctx["redis"]
     due = await services.sync.due()
     for exchange_id in due:
-        prefix = ctx["settings"].redis_prefix
-        await redis.enqueue_job("sync_exchange", exchange_id, "cron",
-                                _job_id=f"{prefix}:sync:{exchange_id}",
-                                _queue_name=queue_name(prefix))
+        await enqueue_sync(redis, ctx["settings"].redis_prefix, exchange_id, "cron")
     return due
 
 
@@ -106,20 +101,6 @@ async def send_digests(ctx: dict[str, Any]) -> str:
     services: Services = ctx["services"]
     run = await services.digests.enqueue_for(datetime.now(UTC).date() - timedelta(days=1))
     return f"{run.day}: {run.enqueued} digests for {run.traders} traders"
-
-
-async def enqueue_accrual(redis: ArqRedis, redis_prefix: str, exchange_id: str) -> None:
-    await redis.enqueue_job("accrue_rebates", exchange_id,
-                            _job_id=f"{redis_prefix}:accrue:{exchange_id}",
-                            _queue_name=queue_name(redis_prefix))
-
-
-async def enqueue_sync_now(redis: ArqRedis, redis_prefix: str, exchange_id: str) -> bool:
-    """For admins: run an exchange's sync now. False if one is queued or running already."""
-    job = await redis.enqueue_job("sync_exchange", exchange_id, "manual",
-                                  _job_id=f"{redis_prefix}:sync:{exchange_id}",
-                                  _queue_name=queue_name(redis_prefix))
-    return job is not None
 
 
 async def deliver_notifications(ctx: dict[str, Any]) -> str:
@@ -197,13 +178,11 @@ def build_worker(settings: Settings, infra: Infrastructure, *, burst: bool = Fal
 
 def run_worker(settings: Settings) -> None:
     async def main() -> None:
-        from bot.__main__ import _wait_for_signal
-
         infra = await open_infrastructure(settings)
         worker = build_worker(settings, infra)
         task = asyncio.create_task(worker.async_run())
         try:
-            await _wait_for_signal()
+            await wait_for_signal()
         finally:
             await worker.close()
             task.cancel()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.types import CallbackQuery, Message
 
-from bot import keyboards
+from handlers import keyboards
 from services.dto import UserDTO
 from services.i18n import Translator
 from services.users import TelegramProfile, UserService

@@ -8,7 +8,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 # Rules the ORM cannot express: DB defaults for the raw-SQL writers, CHECKs, and the
-# triggers that make the ledger balanced, insert-only and self-consistent (services/ledger.py).
+# triggers that make the ledger balanced, insert-only and self-consistent (services/ledger/).
 # Tortoise also proposed dropping and re-adding users.id here (its generated=False quirk, see
 # 0002); that is not part of this change and was left out.
 LEDGER_SQL = r"""

@@ -14,15 +14,14 @@ from aiogram.types import CallbackQuery, Message
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
-from bot import keyboards
-from bot.callbacks import CsvAction, CsvCB
-from bot.settings import Settings
-from bot.worker import enqueue_accrual, enqueue_sync_now
+from handlers import keyboards
 from handlers.admin.filters import HasRole, InAdminChat
+from handlers.callbacks import CsvAction, CsvCB
 from handlers.render import escape
 from services.dto import UserDTO
 from services.exchange_catalog import ExchangeCatalog
 from services.i18n import Translator
+from services.jobs import enqueue_accrual, enqueue_sync_now
 from services.models import Role
 from services.sync import CsvImportOutcome, ExchangeStatus, SyncService
 
@@ -63,7 +62,7 @@ async def cmd_status(message: Message, t: Translator, sync: SyncService) -> None
 @router.message(Command("sync"))
 async def cmd_sync(
     message: Message, command: CommandObject, t: Translator, exchanges: ExchangeCatalog,
-    arq: ArqRedis, settings: Settings,
+    arq: ArqRedis, redis_prefix: str,
 ) -> None:
     exchange_id = (command.args or "").strip().lower()
     exchange = await exchanges.get(exchange_id) if exchange_id else None
@@ -73,7 +72,7 @@ async def cmd_sync(
     if exchange.data_source != "api":
         await message.answer(t("admin.sync.csv_only", name=exchange.name))
         return
-    queued = await enqueue_sync_now(arq, settings.redis_prefix, exchange.id)
+    queued = await enqueue_sync_now(arq, redis_prefix, exchange.id)
     await message.answer(t("admin.sync.queued" if queued else "admin.sync.already",
                            name=exchange.name))
 
@@ -95,7 +94,7 @@ def render_import(t: Translator, outcome: CsvImportOutcome, name: str) -> str:
 @router.message(F.document, F.caption.startswith("/import"))
 async def on_csv_upload(
     message: Message, bot: Bot, t: Translator, sync: SyncService, exchanges: ExchangeCatalog,
-    redis: Redis, settings: Settings,
+    redis: Redis, redis_prefix: str,
 ) -> None:
     parts = (message.caption or "").split()
     exchange = await exchanges.get(parts[1].lower()) if len(parts) > 1 else None
@@ -118,7 +117,7 @@ async def on_csv_upload(
         return
     # Remember what was previewed; the buttons carry only a random token.
     token = secrets.token_urlsafe(8)
-    await redis.set(f"{settings.redis_prefix}:csv:{token}",
+    await redis.set(f"{redis_prefix}:csv:{token}",
                     f"{exchange.id}|{fmt}|{document.file_id}", ex=PENDING_IMPORT_SECONDS)
     await message.answer(render_import(t, outcome, exchange.name),
                          reply_markup=keyboards.csv_confirm(t, token))
@@ -127,10 +126,10 @@ async def on_csv_upload(
 @router.callback_query(CsvCB.filter())
 async def on_csv_decision(
     query: CallbackQuery, callback_data: CsvCB, bot: Bot, t: Translator, user: UserDTO,
-    sync: SyncService, exchanges: ExchangeCatalog, redis: Redis, settings: Settings,
+    sync: SyncService, exchanges: ExchangeCatalog, redis: Redis, redis_prefix: str,
     arq: ArqRedis,
 ) -> None:
-    key = f"{settings.redis_prefix}:csv:{callback_data.token}"
+    key = f"{redis_prefix}:csv:{callback_data.token}"
     # GETDEL: a double click imports once; the second press finds nothing.
     pending = await redis.getdel(key)
     message = query.message
@@ -150,7 +149,7 @@ async def on_csv_decision(
         return
     outcome = await sync.import_csv(exchange_id, text, fmt, dry_run=False, actor_id=user.id)
     if not outcome.errors:
-        await enqueue_accrual(arq, settings.redis_prefix, exchange_id)
+        await enqueue_accrual(arq, redis_prefix, exchange_id)
     await message.edit_text(render_import(t, outcome, exchange.name) + "\n"
                             + t("admin.csv.by", who=who))
     await query.answer()

@@ -3,7 +3,6 @@ from __future__ import annotations
 from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, Message
 
-from bot.settings import Settings
 from services.models import Role
 from services.users import UserService
 
@@ -11,12 +10,10 @@ from services.users import UserService
 class InAdminChat(Filter):
     """The update comes from the configured admin chat."""
 
-    async def __call__(self, event: Message | CallbackQuery, settings: Settings) -> bool:
+    async def __call__(self, event: Message | CallbackQuery, admin_chat_id: int | None) -> bool:
         message = event.message if isinstance(event, CallbackQuery) else event
         chat = getattr(message, "chat", None)
-        return chat is not None and settings.admin_chat_id is not None and (
-            chat.id == settings.admin_chat_id
-        )
+        return chat is not None and admin_chat_id is not None and chat.id == admin_chat_id
 
 
 class HasRole(Filter):

@@ -11,13 +11,12 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from arq.connections import ArqRedis
 
-from bot.settings import Settings
-from bot.worker import enqueue_accrual
 from handlers.admin.filters import HasRole, InAdminChat
 from services.dto import UserDTO
 from services.events import EventService
 from services.exchange_catalog import ExchangeCatalog
 from services.i18n import Translator
+from services.jobs import enqueue_accrual
 from services.models import Platform, Role
 from services.models.rates import ALL, EstimateBasis
 from services.rebates import RateService
@@ -47,7 +46,7 @@ def _parse(args: list[str]) -> tuple[str, EstimateBasis, Decimal, str, date | No
 async def cmd_estimate(
     message: Message, command: CommandObject, t: Translator, user: UserDTO,
     exchanges: ExchangeCatalog, rates: RateService, events: EventService, arq: ArqRedis,
-    settings: Settings,
+    redis_prefix: str,
 ) -> None:
     parsed = _parse((command.args or "").split())
     exchange = await exchanges.get(parsed[0]) if parsed else None
@@ -60,7 +59,7 @@ async def cmd_estimate(
                         basis=basis.value, rate=str(rate), product=product,
                         valid_from=valid_from.isoformat() if valid_from else None)
     # Records that waited for a rate can be valued now.
-    await enqueue_accrual(arq, settings.redis_prefix, exchange.id)
+    await enqueue_accrual(arq, redis_prefix, exchange.id)
     await message.answer(t("admin.estimate.saved", name=exchange.name, basis=basis.value,
                            rate=f"{rate:f}", product=product,
                            since=valid_from.isoformat() if valid_from else t("admin.today")))

@@ -10,8 +10,8 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
-from bot import keyboards
-from bot.callbacks import LinkAction, LinkCB, MenuCB, Screen
+from handlers import keyboards
+from handlers.callbacks import LinkAction, LinkCB, MenuCB, Screen
 from handlers.render import enabled_exchange, escape, leave_flow, show
 from services.accounts import AccountService, LinkOutcome
 from services.dto import AccountDTO, UserDTO

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from aiogram import F, Router
 from aiogram.types import CallbackQuery
 
-from bot import keyboards
-from bot.callbacks import HistoryCB, MenuCB, Screen
+from handlers import keyboards
+from handlers.callbacks import HistoryCB, MenuCB, Screen
 from handlers.money import money, percent
 from handlers.render import show
 from services.accounts import AccountService

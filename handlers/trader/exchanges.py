@@ -6,8 +6,8 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.types import CallbackQuery
 
-from bot import keyboards
-from bot.callbacks import ExchangeAction, ExchangeCB, MenuCB, Screen
+from handlers import keyboards
+from handlers.callbacks import ExchangeAction, ExchangeCB, MenuCB, Screen
 from handlers.render import enabled_exchange, show
 from services.dto import UserDTO
 from services.events import EventService

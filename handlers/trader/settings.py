@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.types import CallbackQuery
 
-from bot import keyboards
-from bot.callbacks import DigestCB, LanguageCB, MenuCB, Screen
+from handlers import keyboards
+from handlers.callbacks import DigestCB, LanguageCB, MenuCB, Screen
 from handlers.render import show
 from services.dto import UserDTO
 from services.events import EventService

@@ -7,8 +7,8 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot import keyboards
-from bot.callbacks import MenuCB, Screen
+from handlers import keyboards
+from handlers.callbacks import MenuCB, Screen
 from handlers.filters import Registered
 from handlers.render import escape, leave_flow, show
 from services.dto import UserDTO

@@ -1,7 +1,7 @@
 """The double-entry ledger: accounts with cached balances, insert-only entries and postings,
 two-phase holds and the history of invariant checks.
 
-Only services/ledger.py writes these tables, with raw SQL. The rules that matter for money
+Only services/ledger/ writes these tables, with raw SQL. The rules that matter for money
 (balanced entries, insert-only postings, no negative trader balance, holds resolve once) are
 enforced by the database itself: see the triggers and CHECKs in the ``ledger`` migration.
 

@@ -11,7 +11,7 @@ from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 
 from bot.settings import Settings
-from bot.worker import queue_name
+from services.jobs import queue_name
 from services.models import Role, User
 from tests.conftest import TEST_REDIS_URL
 from tests.support.mocked_bot import MockedBot

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 
-from bot.callbacks import HistoryCB, MenuCB, Screen
 from exchanges.base import make_row
+from handlers.callbacks import HistoryCB, MenuCB, Screen
 from handlers.money import money
 from services.commission_store import store_rows
 from services.models import AccountStatus, ExchangeAccount, RecordOrigin

@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 from aiogram.types import Update
 
-from bot.middlewares import FloodControlMiddleware
 from bot.settings import SettingsError, load_settings
+from handlers.middlewares import FloodControlMiddleware
 from tests.support.updates import message_update, tg_user
 
 

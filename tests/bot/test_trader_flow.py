@@ -8,7 +8,7 @@ import itertools
 import pytest
 from aiogram import Dispatcher
 
-from bot.callbacks import (
+from handlers.callbacks import (
     ExchangeAction,
     ExchangeCB,
     LanguageCB,

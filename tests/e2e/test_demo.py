@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.telegram_stub import StubClient
-from bot.telegram_stub.demo import DEMO_TRADER_ID
+from sandbox.telegram import StubClient
+from sandbox.telegram.demo import DEMO_TRADER_ID
 from tests.e2e.processes import bot_process, free_port
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.telegram_stub import StubClient, StubState, run_stub
+from sandbox.telegram import StubClient, StubState, run_stub
 from services.models import AccountStatus, Event, ExchangeAccount, SignupSource, User
 from tests.conftest import RUN_ID, TEST_REDIS_URL
 from tests.e2e.processes import bot_process, free_port

@@ -21,7 +21,7 @@ from exchange_checks import END_DAY, Sim
 
 from exchanges.base import AffiliateSource
 from exchanges.registry import build_source
-from exchanges.simulator import SIMULATED_EXCHANGES, Dataset, Faults, create_app
+from sandbox.exchanges import SIMULATED_EXCHANGES, Dataset, Faults, create_app
 
 
 @pytest.fixture

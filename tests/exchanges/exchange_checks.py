@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 from exchanges.base import AffiliateSource, CommissionRow
-from exchanges.simulator import Dataset, Faults
+from sandbox.exchanges import Dataset, Faults
 
 END_DAY = date(2026, 11, 20)  # fixed, so data never depends on the day tests run
 

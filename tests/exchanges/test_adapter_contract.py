@@ -12,7 +12,7 @@ from exchange_checks import END_DAY, Sim, assert_rows_match
 from exchanges.base import AffiliateSource
 from exchanges.errors import PermanentError
 from exchanges.registry import api_exchanges, capabilities
-from exchanges.simulator.dataset import products
+from sandbox.exchanges.dataset import products
 
 EXCHANGES = api_exchanges()
 # Exchanges whose adapter reads money (volume and/or commission), not only invitees.

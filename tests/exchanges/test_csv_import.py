@@ -11,8 +11,8 @@ from exchange_checks import END_DAY, Sim
 
 from exchanges.base import AffiliateSource, source_key
 from exchanges.csv_import import parse_csv
-from exchanges.simulator import Dataset
-from exchanges.simulator.csv_export import to_binance_csv, to_generic_csv
+from sandbox.exchanges import Dataset
+from sandbox.exchanges.csv_export import to_binance_csv, to_generic_csv
 
 HEADER = "exchange,uid,date,product,volume,fee,commission,currency,rate_to_usdt\n"
 

@@ -1,4 +1,4 @@
-"""The database itself enforces the ledger's rules: raw SQL that bypasses services/ledger.py is
+"""The database itself enforces the ledger's rules: raw SQL that bypasses services/ledger/ is
 rejected."""
 
 from __future__ import annotations

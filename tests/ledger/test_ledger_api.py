@@ -1,4 +1,4 @@
-"""services/ledger.py: rounding, entries and replays, holds exactly once, races, invariants."""
+"""services/ledger/: rounding, entries and replays, holds exactly once, races, invariants."""
 
 from __future__ import annotations
 

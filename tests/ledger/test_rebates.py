@@ -1,4 +1,4 @@
-"""services/rebates.py: accrual per record version, shares with history, estimates, re-accrual."""
+"""services/rebates/: accrual per record version, shares with history, estimates, re-accrual."""
 
 from __future__ import annotations
 

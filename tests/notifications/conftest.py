@@ -11,7 +11,7 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
-from bot.telegram_stub import StubState, run_stub
+from sandbox.telegram import StubState, run_stub
 from services.models import User
 
 ALICE = 7001  # Telegram says English; chose Russian in Settings

@@ -12,7 +12,7 @@ from aiogram import Bot
 from redis.asyncio import Redis
 
 from bot.outbox import LocalLimiter, OutboxDelivery, RedisLimiter, SendLimiter
-from bot.telegram_stub import RateLimits, StubState
+from sandbox.telegram import RateLimits, StubState
 from services.i18n import Catalog
 from services.models import Notification, NotificationStatus
 from services.notifications import NotificationService

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Dispatcher
 
-from bot.callbacks import DigestCB, MenuCB, Screen
+from handlers.callbacks import DigestCB, MenuCB, Screen
 from services.models import DigestMode, User
 from tests.support.mocked_bot import MockedBot
 from tests.support.updates import callback_update, message_update, tg_user

@@ -10,8 +10,8 @@ from redis.asyncio import Redis
 
 from bot.app import Infrastructure
 from bot.settings import load_settings
-from bot.telegram_stub import StubState
 from bot.worker import build_worker
+from sandbox.telegram import StubState
 from services.models import Notification, NotificationStatus
 from services.notifications import NotificationService
 from tests.conftest import TEST_REDIS_URL

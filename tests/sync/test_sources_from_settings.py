@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestServer
 from bot.app import build_source_factory
 from bot.settings import load_settings
 from exchanges.registry import capabilities
-from exchanges.simulator import SIMULATED_EXCHANGES, Dataset, Faults, create_app
+from sandbox.exchanges import SIMULATED_EXCHANGES, Dataset, Faults, create_app
 
 END_DAY = datetime.now(UTC).date() - timedelta(days=1)
 

@@ -15,8 +15,8 @@ from aiohttp.test_utils import TestServer
 
 from exchanges.base import AffiliateSource
 from exchanges.registry import build_source
-from exchanges.simulator import Dataset, Faults, create_app
-from exchanges.simulator.csv_export import to_generic_csv
+from sandbox.exchanges import Dataset, Faults, create_app
+from sandbox.exchanges.csv_export import to_generic_csv
 from services.events import EventService
 from services.models import (
     AccountStatus,

@@ -15,8 +15,9 @@ from redis.asyncio import Redis
 
 from bot.app import Infrastructure
 from bot.settings import load_settings
-from bot.worker import build_worker, check_ledger, enqueue_sync_now
-from exchanges.simulator import Dataset, Faults, create_app
+from bot.worker import build_worker, check_ledger
+from sandbox.exchanges import Dataset, Faults, create_app
+from services.jobs import enqueue_sync_now
 from services.models import (
     AccountStatus,
     CommissionRecord,
