@@ -26,8 +26,8 @@ from redis.asyncio import Redis
 
 from bench.common import REDIS_URL, bench_database
 from bot.app import build_services, create_dispatcher
-from bot.callbacks import ExchangeAction, ExchangeCB, LinkAction, LinkCB, MenuCB, Screen
 from bot.settings import load_settings
+from handlers.callbacks import ExchangeAction, ExchangeCB, LinkAction, LinkCB, MenuCB, Screen
 from services.exchange_catalog import ExchangeCatalog
 from services.i18n import Catalog
 from services.seed import seed_reference_data
