@@ -57,8 +57,13 @@ class Settings(BaseSettings):
     sync_first_lookback_days: int = Field(default=30, ge=1, le=180)
     # A linked UID not found among our invitees within this many hours is rejected.
     uid_reject_after_hours: int = Field(default=72, ge=1)
+    # The weekly deep re-read: how many days back, and how often (late corrections, clawbacks).
+    sync_deep_reread_days: int = Field(default=35, ge=1, le=90)
+    sync_deep_reread_every_days: int = Field(default=7, ge=1)
 
     exchanges: dict[str, ExchangeCredentials] = Field(default_factory=dict, exclude=True)
+    # EXCHANGE_<ID>_REREAD_DAYS: days before the watermark that each sync reads again.
+    reread_days: dict[str, int] = Field(default_factory=dict, exclude=True)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -126,12 +131,26 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         name = str(error["loc"][0]).upper() if error["loc"] else "settings"
         raise SettingsError(f"{name}: {error['msg']}") from None
     settings.exchanges = _exchange_settings(env)
+    settings.reread_days = _reread_days(env)
     return settings
+
+
+def _reread_days(environ: Mapping[str, str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for name, value in environ.items():
+        upper = name.upper()
+        if not (upper.startswith("EXCHANGE_") and upper.endswith("_REREAD_DAYS")) or not value:
+            continue
+        exchange_id = upper[len("EXCHANGE_") : -len("_REREAD_DAYS")].lower()
+        if not value.strip().isdigit() or not 1 <= int(value) <= 90:
+            raise SettingsError(f"{upper}: a whole number of days from 1 to 90")
+        found[exchange_id] = int(value)
+    return found
 
 
 def _lowercase(env: Mapping[str, str]) -> dict[str, str]:
     fields = Settings.model_fields
     return {
         key.lower(): value for key, value in env.items()
-        if key.lower() in fields and key.lower() != "exchanges"
+        if key.lower() in fields and key.lower() not in ("exchanges", "reread_days")
     }

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings
+from arq.constants import in_progress_key_prefix
 from arq.cron import cron
 from arq.worker import Worker, func
 
@@ -25,14 +26,22 @@ from bot.lifecycle import wait_for_signal
 from bot.outbox import OutboxDelivery, build_outbox
 from bot.settings import Settings
 from services.i18n import Catalog
-from services.jobs import enqueue_sync, queue_name
+from services.jobs import enqueue_sync, queue_name, sync_job_id
 from services.rebates import RecordScope
+from services.rebates.audit import check_books
 
 log = logging.getLogger(__name__)
 
 # The outbox is drained by a cron tick every 5 s, each run sending for up to 4 s.
 DELIVERY_SECONDS = set(range(0, 60, 5))
 DELIVERY_BUDGET_SECONDS = 4.0
+# Longest expected runs: a first sync or deep re-read of one exchange (tens of rate-limited
+# calls per day read), a booking walk over a million records (about two minutes).
+SYNC_TIMEOUT_SECONDS = 900
+ACCRUAL_TIMEOUT_SECONDS = 900
+ORPHAN_AFTER = timedelta(seconds=20)
+# A record stored less than this long ago may be being booked right now: not yet "unbooked".
+BOOKING_GRACE = timedelta(minutes=15)
 
 
 async def heartbeat(ctx: dict[str, Any]) -> str:
@@ -43,21 +52,23 @@ async def heartbeat(ctx: dict[str, Any]) -> str:
 
 
 async def sync_exchange(ctx: dict[str, Any], exchange_id: str, trigger: str = "cron") -> str:
-    """One exchange's sync (scheduled by sync_tick, or "sync now" from an admin), then the
-    rebates of what it brought (and of UIDs it verified) are booked."""
+    """One exchange's sync (scheduled by sync_tick, or "sync now" from an admin), then whatever
+    of that exchange is unbooked is booked.
+
+    Booking follows what is unbooked, not what this run saw: a run that died after storing
+    records or verifying UIDs and before booking them leaves records only such a walk finds.
+    A scheduled job that is retried after its worker died skips the sync when another run has
+    done it meanwhile, and still books."""
     services: Services = ctx["services"]
-    outcome = await services.sync.run(exchange_id, trigger)
-    if outcome.status != "ok":
-        return f"{exchange_id}: {outcome.status} {outcome.error_class or ''}"
-    # What this run wrote lies in its window; UIDs verified now bring their whole history.
-    since = outcome.window_start.date() if outcome.window_start else None
-    booked = await services.rebates.accrue_all(
-        scope=RecordScope(exchange_id=exchange_id, since_day=since))
-    entries = booked.entries
-    for uid in outcome.verified_uids:
-        entries += (await services.rebates.accrue_account(exchange_id, uid)).entries
-    return (f"{exchange_id}: ok, {outcome.records_new} new, {outcome.records_changed} changed, "
-            f"{entries} ledger entries")
+    if trigger == "cron" and exchange_id not in await services.sync.due():
+        result = f"{exchange_id}: not due"
+    else:
+        outcome = await services.sync.run(exchange_id, trigger)
+        result = f"{exchange_id}: {outcome.status} {outcome.error_class or ''}".rstrip()
+        if outcome.status == "ok":
+            result += f", {outcome.records_new} new, {outcome.records_changed} changed"
+    booked = await services.rebates.accrue_all(scope=RecordScope(exchange_id=exchange_id))
+    return f"{result}, {booked.entries} ledger entries"
 
 
 async def accrue_rebates(ctx: dict[str, Any], exchange_id: str) -> str:
@@ -67,21 +78,36 @@ async def accrue_rebates(ctx: dict[str, Any], exchange_id: str) -> str:
     return f"{exchange_id}: {booked.entries} ledger entries"
 
 
+async def book_unbooked(ctx: dict[str, Any]) -> str:
+    """Every few minutes: book every record of a verified account that has no accrual for its
+    current version, whichever job should have booked it (a safety net under sync and import:
+    cheap when there is nothing to book)."""
+    services: Services = ctx["services"]
+    booked = await services.rebates.accrue_all()
+    return f"{booked.entries} ledger entries, {booked.waiting} waiting for an estimate rate"
+
+
 async def check_ledger(ctx: dict[str, Any]) -> str:
     """The invariant check: exports gauges; while it fails payouts are frozen (by the ledger)
     and the admin chat is told, once per failing hour."""
     services: Services = ctx["services"]
     settings: Settings = ctx["settings"]
     report = await services.ledger.check_invariants()
-    if not report.ok and settings.admin_chat_id is not None:
-        failing = ", ".join(f"{name}: {count}" for name, count in report.violations.items()
-                            if count)
+    books = await check_books(now=datetime.now(UTC), grace=BOOKING_GRACE)
+    ok = report.ok and books.ok
+    if not ok and settings.admin_chat_id is not None:
+        failing = "; ".join(filter(None, (
+            ", ".join(f"{name}: {count}" for name, count in report.violations.items() if count),
+            books.describe(),
+        )))
         await services.notifications.enqueue(
             f"ledger_check:{report.checked_at:%Y-%m-%dT%H}", settings.admin_chat_id,
             "ledger_alert", "admin.ledger_alert",
             {"failing": failing, "frozen": report.payouts_frozen},
         )
-    return "ok" if report.ok else f"FAILED {report.violations}"
+    if ok:
+        return "ok"
+    return f"FAILED {report.violations} {books.describe()}".rstrip()
 
 
 async def sync_tick(ctx: dict[str, Any]) -> list[str]:
@@ -90,10 +116,46 @@ async def sync_tick(ctx: dict[str, Any]) -> list[str]:
     runs from overlapping even if it were."""
     services: Services = ctx["services"]
     redis: ArqRedis = ctx["redis"]
+    prefix = ctx["settings"].redis_prefix
+    await recover_orphaned_syncs(ctx)
+    await services.sync.close_interrupted_runs()
     due = await services.sync.due()
+    deep = set(await services.sync.deep_read_due())
     for exchange_id in due:
-        await enqueue_sync(redis, ctx["settings"].redis_prefix, exchange_id, "cron")
+        # A deep re-read is a sync too: it takes the place of the regular one.
+        await enqueue_sync(redis, prefix, exchange_id, "deep" if exchange_id in deep else "cron")
+    for exchange_id in sorted(deep - set(due)):
+        await enqueue_sync(redis, prefix, exchange_id, "deep")
     return due
+
+
+async def recover_orphaned_syncs(ctx: dict[str, Any]) -> list[str]:
+    """Free the sync jobs whose worker died, so that they run again now.
+
+    arq keeps a started job's in-progress key until it expires (the longest job timeout plus
+    10 s); until then no worker runs the job again, and its id refuses a new "sync now". For a
+    sync, the exchange's advisory lock tells whether anyone still runs it: when nobody holds it
+    and the key is older than ORPHAN_AFTER (a job takes the lock within milliseconds of its
+    start), the key is removed and arq retries the job at once. Should the job still be alive
+    after its sync (booking, which needs no lock), the retry only books alongside it: booking
+    is serialised per batch and idempotent.
+    """
+    redis: ArqRedis = ctx["redis"]
+    services: Services = ctx["services"]
+    ttl_ms: int = ctx["in_progress_ttl_ms"]
+    prefix = ctx["settings"].redis_prefix
+    freed = []
+    pattern = in_progress_key_prefix + sync_job_id(prefix, "*")
+    async for raw in redis.scan_iter(match=pattern):
+        key = raw.decode() if isinstance(raw, bytes) else str(raw)
+        exchange_id = key.rsplit(":", 1)[1]
+        left = await redis.pttl(key)
+        if left < 0 or ttl_ms - left < ORPHAN_AFTER.total_seconds() * 1000:
+            continue
+        if await services.sync.is_idle(exchange_id) and await redis.delete(key):
+            log.warning("sync job of %s was left by a dead worker: retried now", exchange_id)
+            freed.append(exchange_id)
+    return freed
 
 
 async def send_digests(ctx: dict[str, Any]) -> str:
@@ -123,8 +185,9 @@ def worker_functions() -> list[Any]:
         func(heartbeat, name="heartbeat"),
         # keep_result=0: arq refuses a job id while a result of it is kept, and these ids are
         # meant to be reused as soon as the previous run has finished.
-        func(sync_exchange, name="sync_exchange", timeout=1800, keep_result=0),
-        func(accrue_rebates, name="accrue_rebates", timeout=1800, keep_result=0),
+        func(sync_exchange, name="sync_exchange", timeout=SYNC_TIMEOUT_SECONDS, keep_result=0),
+        func(accrue_rebates, name="accrue_rebates", timeout=ACCRUAL_TIMEOUT_SECONDS,
+             keep_result=0),
     ]
 
 
@@ -133,6 +196,8 @@ def cron_jobs() -> list[Any]:
         cron(sync_tick, name="sync_tick", second=0, run_at_startup=True, unique=True),
         cron(heartbeat, name="heartbeat_tick", second={0, 30}),
         cron(send_digests, name="send_digests", hour=8, minute=0, second=0, unique=True),
+        cron(book_unbooked, name="book_unbooked", minute=set(range(5, 60, 10)), second=15,
+             run_at_startup=True, unique=True, timeout=ACCRUAL_TIMEOUT_SECONDS),
         cron(check_ledger, name="check_ledger", minute=set(range(0, 60, 10)), second=30,
              run_at_startup=True, unique=True, timeout=600),
         cron(deliver_notifications, name="deliver_notifications", second=DELIVERY_SECONDS,
@@ -161,7 +226,9 @@ def build_worker(settings: Settings, infra: Infrastructure, *, burst: bool = Fal
         if "bot" in ctx:
             await ctx["bot"].session.close()
 
-    return Worker(
+    ctx: dict[str, Any] = {}
+    worker = Worker(
+        ctx=ctx,
         functions=worker_functions(),
         cron_jobs=cron_jobs(),
         queue_name=queue_name(settings.redis_prefix),
@@ -174,6 +241,8 @@ def build_worker(settings: Settings, infra: Infrastructure, *, burst: bool = Fal
         # A job that was running when a worker died is retried (jobs are idempotent).
         max_tries=5,
     )
+    ctx["in_progress_ttl_ms"] = int(worker.in_progress_timeout_s * 1000)
+    return worker
 
 
 def run_worker(settings: Settings) -> None:

@@ -1,20 +1,25 @@
 """The exchange sync: exchange reports → commission records, verified UIDs, sync status.
 
-One run of one exchange reads from its watermark minus an overlap window (so missed ticks are
-caught up and late revisions are seen), stores the rows idempotently (services.commission_store),
-records the run, moves the watermark, then verifies pending UIDs and detects first trades.
+One run of one exchange reads from its watermark minus the exchange's re-read window (so missed
+ticks are caught up and late revisions are seen), stores the rows idempotently
+(services.commission_store), records the run, moves the watermark, then verifies pending UIDs
+and detects first trades. A deep re-read (trigger "deep", weekly by default) reads the last
+35 days again for the corrections that arrive later than the re-read window (monthly
+settlements, clawbacks); the upsert stores only what changed, so booking books only differences.
 Two runs of the same exchange never overlap: a PostgreSQL advisory lock, held on its own
 connection for the length of the run, is released by the database if the worker dies.
 
 Errors are mapped at the adapter boundary (exchanges.errors); a failed run keeps its error class
-and message, writes no rows, and does not move the watermark.
+and message, writes no rows, and does not move the watermark. A run whose worker died (SIGKILL,
+OOM, a lost host) stays "running" in sync_runs until the next run of that exchange, or the
+worker's tick, finds the exchange's lock free and closes it as "interrupted".
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -52,6 +57,15 @@ VOLUME_USD = Counter("trading_volume_usd_total", "Traded volume of newly seen re
 
 SourceFactory = Callable[[str], AffiliateSource | None]
 
+# How many days before its watermark each exchange's sync reads again, from what each one
+# documents about when its figures are final. Bybit: aff-user-list volumes are T+1. Bitget and
+# MEXC: T+1 in UTC+8, so a UTC day is final two UTC dates later. The others document no
+# settlement time: the same three days. Anything later (monthly settlements, wash-trading
+# clawbacks) is caught by the deep re-read. EXCHANGE_<ID>_REREAD_DAYS overrides one exchange.
+DEFAULT_REREAD_DAYS = 3
+REREAD_DAYS = {"bybit": 2, "bitget": 3, "mexc": 3}
+INTERRUPTED = "interrupted"  # error_class of a run whose worker died
+
 
 class ExchangeStatus(StrEnum):
     """Seed 000 §3: OK < 2× the interval since the last good sync; Lag < 3×; else Error."""
@@ -86,6 +100,9 @@ class ExchangeStatusDTO:
     last_success_at: datetime | None
     next_due_at: datetime | None
     last_error: str | None
+    data_source: str = "api"
+    last_deep_read_at: datetime | None = None
+    reread_days: int = DEFAULT_REREAD_DAYS
 
 
 @dataclass(frozen=True)
@@ -112,6 +129,10 @@ def error_class(error: Exception) -> str:
     return "temporary"
 
 
+def sync_lock_key(exchange_id: str) -> str:
+    return f"sync:{exchange_id}"
+
+
 def exchange_status(
     *, enabled: bool, interval: timedelta, last_run_failed: bool | None,
     last_success_at: datetime | None, now: datetime,
@@ -129,21 +150,29 @@ def exchange_status(
 
 
 class SyncService:
-    OVERLAP = timedelta(days=2)  # re-read so that late revisions of recent days are seen
     UID_CHECKS_PER_RUN = 200  # one-by-one UID checks are rate limited at the exchange
 
     def __init__(
         self, sources: SourceFactory, notifications: NotificationService, events: EventService,
         *, uid_reject_after: timedelta = timedelta(hours=72),
         first_lookback: timedelta = timedelta(days=30),
+        reread_days: Mapping[str, int] | None = None,
+        deep_reread: timedelta = timedelta(days=35),
+        deep_reread_every: timedelta = timedelta(days=7),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
         self._first_lookback = first_lookback
+        self._reread_days = {**REREAD_DAYS, **(reread_days or {})}
+        self._deep_reread = deep_reread
+        self._deep_reread_every = deep_reread_every
         self._sources = sources
         self._notifications = notifications
         self._events = events
         self._uid_reject_after = uid_reject_after
         self._now = clock
+
+    def reread_window(self, exchange_id: str) -> timedelta:
+        return timedelta(days=self._reread_days.get(exchange_id, DEFAULT_REREAD_DAYS))
 
     # --- scheduling ---------------------------------------------------------------------
 
@@ -158,6 +187,62 @@ class SyncService:
                 due.append(exchange.id)
         return due
 
+    async def deep_read_due(self) -> list[str]:
+        """Enabled API exchanges synced before whose last deep re-read is older than the deep
+        re-read interval (or that never had one)."""
+        since = self._now() - self._deep_reread_every
+        synced = {s.exchange_id for s in await SyncState.filter(watermark__not_isnull=True)}
+        recent = {row["exchange_id"] for row in await SyncRun.filter(
+            trigger="deep", status=SyncRunStatus.OK, finished_at__gte=since,
+        ).values("exchange_id")}
+        return [exchange.id for exchange in await Exchange.filter(enabled=True, data_source="api")
+                if exchange.id in synced and exchange.id not in recent]
+
+    async def close_interrupted_runs(self, exchange_id: str | None = None) -> int:
+        """Close the runs left "running" by a worker that died. The exchange's advisory lock
+        tells: a live run holds it for its whole length, and the database drops it with the
+        dead worker's connection."""
+        query = SyncRun.filter(status=SyncRunStatus.RUNNING)
+        if exchange_id is not None:
+            query = query.filter(exchange_id=exchange_id)
+        exchange_ids = {row["exchange_id"] for row in await query.values("exchange_id")}
+        closed = 0
+        client = Tortoise.get_connection("default")
+        for exchange in sorted(exchange_ids):
+            async with client.acquire_connection() as connection:
+                key = sync_lock_key(exchange)
+                if not await connection.fetchval("SELECT pg_try_advisory_lock(hashtext($1))",
+                                                 key):
+                    continue  # a live run holds it
+                try:
+                    closed += await self._close_interrupted(exchange)
+                finally:
+                    await connection.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
+        return closed
+
+    async def is_idle(self, exchange_id: str) -> bool:
+        """No run of this exchange is going on anywhere (nobody holds its lock)."""
+        client = Tortoise.get_connection("default")
+        async with client.acquire_connection() as connection:
+            key = sync_lock_key(exchange_id)
+            if not await connection.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
+                return False
+            await connection.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
+            return True
+
+    async def _close_interrupted(self, exchange_id: str) -> int:
+        """Under the exchange's lock: every run still "running" belongs to a dead worker."""
+        closed = await SyncRun.filter(exchange_id=exchange_id,
+                                      status=SyncRunStatus.RUNNING).update(
+            status=SyncRunStatus.FAILED, error_class=INTERRUPTED, finished_at=self._now(),
+            error="the worker stopped during this run (killed or restarted); nothing of it "
+                  "was stored, the next run reads its window again",
+        )
+        if closed:
+            log.warning("sync %s: closed %d run(s) left running by a dead worker",
+                        exchange_id, closed)
+        return closed
+
     async def statuses(self) -> list[ExchangeStatusDTO]:
         now = self._now()
         states = {s.exchange_id: s for s in await SyncState.all()}
@@ -166,6 +251,8 @@ class SyncService:
             state = states.get(exchange.id)
             last_run = await SyncRun.filter(exchange_id=exchange.id).exclude(
                 status=SyncRunStatus.RUNNING).order_by("-id").first()
+            deep = await SyncRun.filter(exchange_id=exchange.id, trigger="deep",
+                                        status=SyncRunStatus.OK).order_by("-id").first()
             result.append(ExchangeStatusDTO(
                 exchange_id=exchange.id,
                 name=exchange.name,
@@ -180,6 +267,9 @@ class SyncService:
                 last_success_at=state.last_success_at if state else None,
                 next_due_at=state.next_due_at if state else None,
                 last_error=last_run.error if last_run and last_run.error else None,
+                data_source=exchange.data_source,
+                last_deep_read_at=deep.finished_at if deep else None,
+                reread_days=self.reread_window(exchange.id).days,
             ))
         return result
 
@@ -191,12 +281,13 @@ class SyncService:
             return SyncOutcome(exchange_id, "skipped", error="disabled or unknown")
         client = Tortoise.get_connection("default")
         async with client.acquire_connection() as lock_connection:
-            lock_key = f"sync:{exchange_id}"
+            lock_key = sync_lock_key(exchange_id)
             if not await lock_connection.fetchval(
                 "SELECT pg_try_advisory_lock(hashtext($1))", lock_key
             ):
                 return SyncOutcome(exchange_id, "skipped", error="already running")
             try:
+                await self._close_interrupted(exchange_id)
                 return await self._run_locked(exchange, trigger)
             finally:
                 await lock_connection.execute("SELECT pg_advisory_unlock(hashtext($1))", lock_key)
@@ -204,7 +295,9 @@ class SyncService:
     async def _run_locked(self, exchange: Exchange, trigger: str) -> SyncOutcome:
         now = self._now()
         state, _ = await SyncState.get_or_create(exchange_id=exchange.id)
-        start = (state.watermark or now - self._first_lookback) - self.OVERLAP
+        start = (state.watermark or now - self._first_lookback) - self.reread_window(exchange.id)
+        if trigger == "deep":
+            start = min(start, now - self._deep_reread)
         run = await SyncRun.create(exchange_id=exchange.id, trigger=trigger,
                                    window_start=start, window_end=now)
         started = time.perf_counter()

@@ -56,6 +56,9 @@ async def cmd_status(message: Message, t: Translator, sync: SyncService) -> None
         lines.append(line)
         if status.status is ExchangeStatus.ERROR and status.last_error:
             lines.append("    " + escape(status.last_error[:200]))
+        if status.data_source == "api" and status.last_success_at is not None:
+            lines.append(t("admin.status.reread", days=status.reread_days,
+                           deep=_ago(t, status.last_deep_read_at, now)))
     await message.answer("\n".join(lines))
 
 
