@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from bot.worker import BOOKING_GRACE, check_ledger
-from services.ledger import AccountRef, Leg, Ledger
+from services.ledger import AccountRef, Ledger, Leg
 from services.models import Notification
 from services.rebates import RebateEngine
 from services.rebates.audit import check_books
@@ -56,11 +56,12 @@ async def test_a_wrong_booking_and_a_stray_receivable_entry_are_seen(db: str) ->
     await RebateEngine().accrue_all()
     assert (await check_books(now=LATER)).ok
     # An accrual row that no longer says what the record said (edited behind our back).
-    await scalar("UPDATE rebate_accruals SET gross = 5, service_amount = 2.6 WHERE record_id = $1", record.id)
+    fix = "UPDATE rebate_accruals SET gross = $2, service_amount = $3 WHERE record_id = $1"
+    await scalar(fix, record.id, D(5), D("2.6"))
     bitget = books_of(await check_books(now=LATER), "bitget")
     assert "final commission stored 4" in "; ".join(bitget.problems)
     assert any("receivable 4" in p for p in bitget.problems)  # accruals now say 5
-    await scalar("UPDATE rebate_accruals SET gross = 4, service_amount = 1.6 WHERE record_id = $1", record.id)
+    await scalar(fix, record.id, D(4), D("1.6"))
     # An accrual entry with no record behind it credits the receivable.
     await Ledger().post_entry("accrual:stray", "accrual", [
         Leg(AccountRef.receivable("bitget"), D("-1")), Leg(AccountRef.service_revenue(), D("1")),

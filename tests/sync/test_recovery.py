@@ -19,7 +19,7 @@ from services.jobs import sync_job_id
 from services.models import CommissionRecord, SyncRun, SyncRunStatus, SyncState
 from services.notifications import NotificationService
 from services.sync import INTERRUPTED, SyncService, sync_lock_key
-from tests.sync.test_sync import Sim, sim, sources_for, sync  # noqa: F401 (fixtures)
+from tests.sync.test_sync import Sim, sources_for
 
 
 async def hold_lock(exchange_id: str) -> Any:
