@@ -7,6 +7,11 @@ KeyError), so `_prepare` adds it. Daily commission uses the **v2** `reward/commi
 futures) / extCopy / mt5 trading and commission volumes in USDT. Invitees come from
 `account/inviteAccountList` (30-day registration windows, or none for all) and one UID is checked
 with `account/inviteRelationCheck`.
+
+Window edges: windows are whole dates, both ends inclusive, so consecutive windows share no day;
+each window still keeps only rows dated on its own days. `commissionTime`'s format is not
+documented: yyyyMMdd, or epoch ms read as a day stamp at UTC or UTC+8 midnight (BingX settles on
+UTC+8; `settlement_day` gets both right).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from exchanges.adapters.ccxt_base import CcxtSource, from_ms, windows
+from exchanges.adapters.ccxt_base import CcxtSource, from_ms, settlement_day, windows
 from exchanges.base import Capabilities, CommissionRow, Invitee, make_row
 
 WINDOW_DAYS = 30
@@ -65,7 +70,7 @@ class BingXSource(CcxtSource):
         return Invitee(uid, from_ms(data.get("registerDateTime")))
 
     async def fetch_commissions(self, start: datetime, end: datetime) -> list[CommissionRow]:
-        rows = []
+        rows: list[CommissionRow] = []
         for first, last in windows(start, end, WINDOW_DAYS):
             page = 1
             while True:
@@ -81,7 +86,7 @@ class BingXSource(CcxtSource):
                 data = self._data(response)
                 items = self._list(data, "list")
                 for item in items:
-                    rows.extend(self._rows(item))
+                    rows.extend(r for r in self._rows(item) if first <= r.day <= last)
                 total = int(self._decimal(data.get("total")) or 0)
                 if not items or page * COMMISSION_PAGE >= total:
                     break
@@ -105,9 +110,9 @@ class BingXSource(CcxtSource):
 
 
 def _day(value: Any) -> date | None:
-    """`commissionTime` is undocumented: accept yyyyMMdd or epoch milliseconds."""
+    """`commissionTime` is undocumented: accept yyyyMMdd or epoch milliseconds (a day stamp)."""
     text = str(value or "")
     if len(text) == 8 and text.isdigit():
         return datetime.strptime(text, "%Y%m%d").replace(tzinfo=UTC).date()
     stamp = from_ms(text)
-    return stamp.date() if stamp else None
+    return settlement_day(stamp) if stamp else None

@@ -5,6 +5,13 @@ dealAmount, fee, rebateAmount (our commission), newest first, paged with `idLess
 previous page's `endId`. The range limit is 90 days since Bitget's 2026-03-12 changelog (30
 before); we ask 30-day windows, which works under either rule. Invitees come from
 `POST /api/v2/broker/customer-list`; sending `uid` checks one invitee.
+
+Window edges: `date` is the day's midnight in UTC+8, so each window is sent shifted by -8 h
+(`settlement_window_ms`). How Bitget matches startTime/endTime to `date` is not documented;
+live, the day where two such windows meet came back in both (issue 9), as reading the bounds
+as whole UTC days gives (a window then also returns the day after its last). So each window
+keeps only the lines of its own days, never adding a day across windows; within a window the
+per-symbol lines of one uid/day/product/coin are summed.
 """
 
 from __future__ import annotations
@@ -20,7 +27,6 @@ from exchanges.adapters.ccxt_base import (
     settlement_day,
     settlement_window_ms,
     to_ms,
-    utc_day,
     windows,
 )
 from exchanges.base import Capabilities, CommissionRow, Invitee, make_row
@@ -87,9 +93,12 @@ class BitgetSource(CcxtSource):
                     stamp = from_ms(line.get("date"))
                     if stamp is None:
                         raise self._malformed("commissionList[].date")
+                    day = settlement_day(stamp)
+                    if not first <= day <= last:  # another window's day: that window has it
+                        continue
                     product = _product(line.get("productType"))
                     coin = str(line.get("coin") or "USDT")
-                    key = (str(line["uid"]), settlement_day(stamp), product, coin)
+                    key = (str(line["uid"]), day, product, coin)
                     slot = sums[key]
                     slot[0] += self._decimal(line.get("dealAmount")) or 0
                     slot[1] += self._decimal(line.get("fee")) or 0
@@ -98,10 +107,8 @@ class BitgetSource(CcxtSource):
                 if len(lines) < PAGE_LIMIT or not end_id:
                     break
                 params = {**params, "idLessThan": end_id}
-        first_day, last_day = utc_day(start), utc_day(end)
         return [
             make_row(self.exchange_id, uid, day, product,
                      volume=volume, fee=fee, commission=commission, currency=coin)
             for (uid, day, product, coin), (volume, fee, commission) in sorted(sums.items())
-            if first_day <= day <= last_day
         ]

@@ -2,9 +2,15 @@
 
 `invitees/daily/info` needs a `uid`, so a sync reads the invitee list (`invitees`, paged
 backwards with `after` = the last `id`, limit <= 200) and then each invitee's days
-(limit <= 100 rows, so 90-day windows always fit one page). BloFin only has derivatives:
-rows are product "futures". The docs' example envelope says `code: 200`, which ccxt would
-treat as an error; the live API answers `"0"` (per ccxt).
+(limit <= 100 rows, so 90-day windows - 91 days with an edge day - always fit one page).
+BloFin only has derivatives: rows are product "futures". The docs' example envelope says
+`code: 200`, which ccxt would treat as an error; the live API answers `"0"` (per ccxt).
+
+Window edges: `commissionTime` is the day's midnight in UTC+8 in the docs' example
+(1716912000000 = 2024-05-29 00:00 UTC+8), so windows are sent shifted by -8 h and stamps read
+with `settlement_day` (right for UTC-midnight stamps too). begin/end are only "filter with a
+timestamp": if BloFin answers whole UTC days, a window also returns the day after its last,
+which the next window returns again, so each window keeps only its own days.
 """
 
 from __future__ import annotations
@@ -14,9 +20,9 @@ from typing import Any
 
 from exchanges.adapters.ccxt_base import (
     CcxtSource,
-    day_end_ms,
-    day_start_ms,
     from_ms,
+    settlement_day,
+    settlement_window_ms,
     to_ms,
     windows,
 )
@@ -61,11 +67,9 @@ class BloFinSource(CcxtSource):
         rows = []
         for invitee in await self.list_invitees(None):
             for first, last in windows(start, end, WINDOW_DAYS):
+                begin, end_ms = settlement_window_ms(first, last)
                 params = {
-                    "uid": invitee.uid,
-                    "begin": day_start_ms(first),
-                    "end": day_end_ms(last),
-                    "limit": DAILY_LIMIT,
+                    "uid": invitee.uid, "begin": begin, "end": end_ms, "limit": DAILY_LIMIT,
                 }
                 for item in self._data(
                     await self._call("privateGetAffiliateInviteesDailyInfo", params)
@@ -73,12 +77,15 @@ class BloFinSource(CcxtSource):
                     stamp = from_ms(item.get("commissionTime"))
                     if stamp is None:
                         raise self._malformed("data[].commissionTime")
+                    day = settlement_day(stamp)
+                    if not first <= day <= last:  # another window's day: that window has it
+                        continue
                     volume = self._decimal(item.get("tradingVolume"))
                     fee = self._decimal(item.get("fee"))
                     commission = self._decimal(item.get("commission"))
                     if volume or fee or commission:
                         rows.append(
-                            make_row(self.exchange_id, invitee.uid, stamp.date(), "futures",
+                            make_row(self.exchange_id, invitee.uid, day, "futures",
                                      volume=volume, fee=fee, commission=commission)
                         )
         return rows

@@ -199,7 +199,7 @@ UTC8 = timedelta(hours=8)
 
 
 def settlement_day(stamp: datetime) -> date:
-    """UTC day of a day stamp from an exchange that settles on UTC+8 (Bitget, MEXC).
+    """UTC day of a day stamp from an exchange that settles on UTC+8 (Bitget, MEXC, BloFin, BingX).
 
     Such a stamp is the day's midnight in UTC+8 (16:00 UTC the day before); shifting by 8 h
     lands on the right date whether the exchange stamps UTC+8 or UTC midnight.
@@ -208,7 +208,12 @@ def settlement_day(stamp: datetime) -> date:
 
 
 def settlement_window_ms(first: date, last: date) -> tuple[int, int]:
-    """[start, end] in ms covering days first..last under either stamping (see above)."""
+    """[start, end] in ms covering days first..last under either stamping (see above).
+
+    An exchange that reads these bounds as whole UTC days returns one day more (last + 1 with
+    UTC+8 stamps, first - 1 with UTC-midnight ones; issue 9): keep only first..last of each
+    window's answer.
+    """
     shift = int(UTC8.total_seconds() * 1000)
     return day_start_ms(first) - shift, day_end_ms(last) - shift
 

@@ -5,6 +5,9 @@ commission_amount in commission_asset, source SPOT | FUTURES), at most 30 days p
 by limit/offset against `total`. Volume and fee would need `partner/transaction_history`,
 whose amounts are in each pair's own assets, so they are not reported (None). Invitees come
 from `partner/sub_list` (direct and indirect customers; sub-agents are skipped).
+
+Window edges: commission_time is a moment and the windows touch without sharing a second, so
+a line cannot come back twice; each window still keeps only lines on its own UTC days.
 """
 
 from __future__ import annotations
@@ -77,6 +80,8 @@ class GateSource(CcxtSource):
                 stamp = _from_seconds(item.get("commission_time"))
                 if stamp is None:
                     raise self._malformed("list[].commission_time")
+                if not first <= stamp.date() <= last:  # another window's day
+                    continue
                 source = str(item.get("source") or "").upper()
                 product = PRODUCTS.get(source, source.lower() or "spot")
                 asset = str(item.get("commission_asset") or "USDT").upper()

@@ -5,6 +5,11 @@
 `commission` in `currency`; we sum them per uid, UTC day, product and coin. Its item `uid`
 and `id` fields and the window limit are assumptions (we ask 7-day windows to stay safe).
 Invitees come from `queryInvitees` (page/pageSize, `uid` filter for one UID).
+
+Window edges: trades are moments and the windows touch without sharing one ([00:00 of the first
+day, 23:59:59.999 of the last], UTC), so no trade can come back twice; each window still keeps
+only trades on its own UTC days, so an exchange that widened a window to whole days of another
+zone could not make us count a trade twice.
 """
 
 from __future__ import annotations
@@ -83,10 +88,13 @@ class KuCoinSource(CcxtSource):
                     stamp = from_ms(item.get("tradeTime"))
                     if stamp is None:
                         raise self._malformed("items[].tradeTime")
+                    day = stamp.date()
+                    if not first <= day <= last:  # another window's day: that window has it
+                        continue
                     trade_type = str(item.get("tradeType") or "").upper()
                     product = PRODUCTS.get(trade_type, trade_type.lower() or "spot")
                     currency = str(item.get("currency") or "USDT").upper()
-                    slot = sums[(str(item["uid"]), stamp.date(), product, currency)]
+                    slot = sums[(str(item["uid"]), day, product, currency)]
                     slot[0] += self._decimal(item.get("tradeAmountU")) or 0
                     slot[1] += self._decimal(item.get("feeU")) or 0
                     slot[2] += self._decimal(item.get("commission")) or 0

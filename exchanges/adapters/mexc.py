@@ -4,6 +4,12 @@
 amount in USDT (`usdtAmount`) and our `commission` in `currency`; at most 30 days per query,
 paged by page/pageSize. The fee the invitee paid is not reported (only the rate), so
 `fee=None`. `referral` lists invitees (default window is only T-7..T, so we always send one).
+
+Window edges: `date` is the day's midnight in UTC+8 (the docs' example), so each window is sent
+shifted by -8 h (`settlement_window_ms`). The docs do not say how startTime/endTime meet `date`;
+if MEXC answers whole UTC days as Bitget did, a window also returns the day after its last,
+which the next window returns again. So each window keeps only the lines of its own days;
+within a window the lines of one uid/day/type/coin (one per symbol) are summed.
 """
 
 from __future__ import annotations
@@ -20,7 +26,6 @@ from exchanges.adapters.ccxt_base import (
     settlement_day,
     settlement_window_ms,
     to_ms,
-    utc_day,
     windows,
 )
 from exchanges.base import Capabilities, CommissionRow, Invitee, make_row
@@ -79,15 +84,15 @@ class MexcSource(CcxtSource):
                     stamp = from_ms(item.get("date"))
                     if stamp is None:
                         raise self._malformed("resultList[].date")
+                    day = settlement_day(stamp)
+                    if not first <= day <= last:  # another window's day: that window has it
+                        continue
                     currency = str(item.get("currency") or "USDT")
-                    key = (str(item["uid"]), settlement_day(stamp), product, currency)
+                    key = (str(item["uid"]), day, product, currency)
                     sums[key][0] += self._decimal(item.get("usdtAmount")) or 0
                     sums[key][1] += self._decimal(item.get("commission")) or 0
-        first_day, last_day = utc_day(start), utc_day(end)
         rows = []
         for (uid, day, product, currency), (volume_usdt, commission) in sorted(sums.items()):
-            if not first_day <= day <= last_day:
-                continue
             row = make_row(self.exchange_id, uid, day, product,
                            volume=volume_usdt, fee=None, commission=commission, currency=currency)
             if row.rate_to_usdt is None:

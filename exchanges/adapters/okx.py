@@ -2,9 +2,16 @@
 
 `GET /api/v5/affiliate/invitee/list` with `periodType=custom` gives totalVol / totalFee /
 totalCommission per invitee for [begin, end] (<= 90 days, not older than 180 days) and one
-`commissionCategory` (SPOT or DERIVATIVE). Per-day, per-product rows therefore take one request
-per day and category (and page). `invitee/detail` checks a single UID. OKX allows 3 req/s per
-user; ccxt's rate limiter (cost 3.33 at 100 ms) keeps us there when enabled.
+`commissionCategory`. OKX documents three categories - SPOT, DERIVATIVE and BSC - as separate
+buckets (performance/summary reports vol and commission for each), and we read all three: BSC
+becomes its own product "bsc" (OKX does not expand the name; its Chinese docs call the bucket
+返佣业务, "rebate business"). Per-day, per-product rows therefore take one request per day and
+category (and page). `invitee/detail` checks a single UID. OKX allows 3 req/s per user; ccxt's
+rate limiter (cost 3.33 at 100 ms) keeps us there when enabled.
+
+Window edges: begin and end are documented as inclusive, and each request covers one UTC day,
+[00:00, 23:59:59.999], so two requests share no moment and a row (a total with no day of its
+own) is filed under the day asked for.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from exchanges.base import Capabilities, CommissionRow, Invitee, make_row
 from exchanges.errors import PermanentError
 
 PAGE_LIMIT = 100
-CATEGORIES = {"SPOT": "spot", "DERIVATIVE": "futures"}
+CATEGORIES = {"SPOT": "spot", "DERIVATIVE": "futures", "BSC": "bsc"}
 NOT_INVITEE = "51621"  # "The user isn't your invitee" (not in ccxt's table; unverified live)
 
 

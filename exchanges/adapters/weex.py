@@ -5,6 +5,10 @@ takerAmount, makerAmount) per product type (SPOT | FUTURES), paged by page/pageS
 3 months per query (we ask 30 days). We sum lines per uid, UTC day, product and coin; volume =
 takerAmount + makerAmount (assumed to be in the same coin). `dealTime` may be a date or ms.
 Invitees come from `getAffiliateUIDs`. Weex has no ccxt `withdraw()`.
+
+Window edges: dealTime is a moment and the windows touch without sharing one (UTC days), so a
+line cannot come back twice; each window still keeps only lines on its own days, so a wider
+answer at an edge could not make us count a line twice.
 """
 
 from __future__ import annotations
@@ -82,6 +86,8 @@ class WeexSource(CcxtSource):
                     day = _day(item.get("dealTime", item.get("date")))
                     if day is None:
                         raise self._malformed("channelCommissionInfoItems[].dealTime")
+                    if not first <= day <= last:  # another window's day: that window has it
+                        continue
                     coin = str(item.get("coin") or "USDT").upper()
                     slot = sums[(str(item["uid"]), day, product, coin)]
                     slot[0] += (self._decimal(item.get("takerAmount")) or 0) + (

@@ -17,10 +17,17 @@ from exchanges.base import UID_LENGTHS
 EIGHT_DP = Decimal("0.00000001")
 PRODUCTS = ("spot", "futures")
 ONLY_PRODUCTS = {"blofin": ("futures",)}  # BloFin has derivatives only
+# Products only some exchanges have, drawn from a random stream of their own (so adding one
+# leaves every exchange's spot/futures numbers as they were), for a share of the traders.
+EXTRA_PRODUCTS = {"okx": ("bsc",)}  # OKX's third commissionCategory, BSC
+EXTRA_TRADER_SHARE = 0.4
+EXTRA_DAY_SHARE = 0.5
 
 
 def products(exchange: str) -> tuple[str, ...]:
-    return ONLY_PRODUCTS.get(exchange, PRODUCTS)
+    return ONLY_PRODUCTS.get(exchange, PRODUCTS) + EXTRA_PRODUCTS.get(exchange, ())
+
+
 # Typical real UID lengths (the validation table only bounds them).
 SIM_UID_LENGTH = {"okx": 18, "bitget": 10, "blofin": 11, "binance": 9, "bybit": 9}
 FEE_RATE = {"spot": Decimal("0.001"), "futures": Decimal("0.0005")}
@@ -67,6 +74,9 @@ class Dataset:
     api_key: str = "sim-key"
     traders: dict[str, list[SimTrader]] = field(default_factory=dict)
     activity: dict[str, list[Activity]] = field(default_factory=dict)
+    # Per exchange, UIDs whose report rows the venue renders without our commission field (an
+    # API that leaves it out), for the adapters' fallbacks. Only the Bybit venue reads it.
+    no_commission_field: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def first_day(self) -> date:
@@ -112,7 +122,8 @@ class Dataset:
         return trader
 
     def _simulate(self, exchange: str, trader: SimTrader, rng: random.Random) -> None:
-        day = max(self.first_day, trader.registered_at.date())
+        first = max(self.first_day, trader.registered_at.date())
+        day = first
         while day <= self.end_day:
             for product in PRODUCTS:
                 # Draw for every product so exchanges' data stay comparable across changes.
@@ -120,6 +131,16 @@ class Dataset:
                     volume = q8(Decimal(rng.randrange(50_00, 250_000_00)) / 100)
                     self.add_activity(exchange, trader.uid, day, product, volume)
             day += timedelta(days=1)
+        for product in EXTRA_PRODUCTS.get(exchange, ()):
+            extra = random.Random(f"{self.seed}:{exchange}:{trader.uid}:{product}")
+            if extra.random() >= EXTRA_TRADER_SHARE:
+                continue
+            day = first
+            while day <= self.end_day:
+                if extra.random() < EXTRA_DAY_SHARE:
+                    volume = q8(Decimal(extra.randrange(50_00, 50_000_00)) / 100)
+                    self.add_activity(exchange, trader.uid, day, product, volume)
+                day += timedelta(days=1)
 
     def add_activity(
         self,

@@ -6,8 +6,13 @@ v1 account/inviteRelationCheck - uid -> data{uid, inviteResult, registerDateTime
 v2 reward/commissionDataList - startTime/endTime as yyyyMMdd (<= 30 days, within the last
 365 days), pageIndex, pageSize <= 100, uid -> data{list[] per uid and day with per-line
 spot/swap/std/extCopy/mt5 trading and commission volumes (USDT), total}.
-Envelope `{"code": 0, "msg": "", "timestamp": ms, "data": ...}`. `commissionTime` is served as
-the day's UTC midnight in ms (its format is not documented).
+Envelope `{"code": 0, "msg": "", "timestamp": ms, "data": ...}`.
+
+Window rule: startTime/endTime are whole days, both ends inclusive, so consecutive windows
+never share a day. Neither the time zone of those days nor `commissionTime`'s format is
+documented: we serve `commissionTime` as the day's midnight in UTC+8 in ms (16:00 UTC the day
+before; BingX settles on UTC+8), the reading under which an adapter that took the stamp's UTC
+date would file every day one day early.
 """
 
 from __future__ import annotations
@@ -22,11 +27,11 @@ from sandbox.exchanges.venues.common import (
     Handler,
     ParamError,
     Venue,
-    day_ms,
     int_param,
     money,
     ms,
     now_ms,
+    utc8_day_ms,
 )
 
 MAX_RANGE_MS = 30 * 86_400_000
@@ -143,7 +148,7 @@ class BingX(Venue):
             )
         rows = []
         for (day, trader_uid), slot in sorted(per_day.items()):
-            row: dict[str, Any] = {"uid": int(trader_uid), "commissionTime": day_ms(day)}
+            row: dict[str, Any] = {"uid": int(trader_uid), "commissionTime": utc8_day_ms(day)}
             for line in ("spot", "swap", "std", "extCopy", "mt5"):
                 row[f"{line}TradingVolume"] = money(slot.get(f"{line}TradingVolume", Decimal(0)))
                 row[f"{line}CommissionVolume"] = money(

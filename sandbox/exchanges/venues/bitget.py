@@ -2,15 +2,22 @@
 
 Docs (bitget api-doc "Affiliate"): GET /api/v2/broker/customer-commissions - startTime/endTime
 (ms, at most 90 days apart; default yesterday), idLessThan cursor, limit <= 1000 -> data.endId +
-data.commissionList[] with one row per uid / day / coin / symbol; `date` is the day's midnight in
-UTC+8 (Bitget settles T+1 on UTC+8). POST /api/v2/broker/customer-list (JSON body: startTime,
-endTime, pageNo, pageSize <= 1000, uid) -> data[] {uid, registerTime}.
+data.commissionList[] with one row per uid / day / coin / symbol; `date` is the "commission return
+date (UTC+8)", stamped as the day's midnight in UTC+8, i.e. 16:00 UTC the day before (the docs'
+example: 1694275200000). POST /api/v2/broker/customer-list (JSON body: startTime, endTime,
+pageNo, pageSize <= 1000, uid) -> data[] {uid, registerTime}.
 Envelope `{"code": "00000", "msg": "success", "requestTime": ms, "data": ...}`.
+
+Window rule (the docs do not say how startTime/endTime meet `date`): the widest reading, which
+is also what the live API did (issue 9) - whole UTC days, both ends inclusive: a query returns
+every line whose `date` falls on the UTC date of startTime through the UTC date of endTime (see
+`common.on_utc_days`). A query for days D1..D2 sent as [00:00 UTC - 8 h of D1, 23:59:59.999 UTC -
+8 h of D2] so returns D1..D2 and also D2 + 1 (stamped 16:00 UTC on D2), which the next window
+returns again. Without startTime/endTime: yesterday (UTC+8) only, as documented.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,15 +28,15 @@ from sandbox.exchanges.venues.common import (
     Handler,
     ParamError,
     Venue,
-    day_ms,
     int_param,
     money,
     ms,
     now_ms,
+    on_utc_days,
+    utc8_day_ms,
 )
 
 MAX_RANGE_MS = 90 * 86_400_000
-UTC8_MS = 8 * 3_600_000
 PRODUCT_TYPE = {"spot": "SPOT", "futures": "USDT-FUTURES"}
 
 
@@ -68,7 +75,7 @@ class Bitget(Venue):
         rows: list[dict[str, Any]] = []
         activity = sorted(self.data.activity.get(self.id, []), key=lambda a: (a.day, a.uid))
         for a in activity:
-            stamp = day_ms(a.day) - UTC8_MS
+            stamp = utc8_day_ms(a.day)
             pairs = ("BTCUSDT", "ETHUSDT")
             share = Decimal("0.7")
             first = (q8(a.volume * share), q8(a.fee * share), q8(a.commission * share))
@@ -96,17 +103,25 @@ class Bitget(Venue):
         if not 1 <= limit <= 1000:
             raise ParamError("limit")
         start, end = int_param(request, "startTime"), int_param(request, "endTime")
+        if (start is None) != (end is None):
+            raise ParamError("startTime and endTime go together")
         if start is None or end is None:
-            yesterday = self.data.end_day
-            start = day_ms(yesterday) - UTC8_MS
-            end = day_ms(yesterday + timedelta(days=1)) - UTC8_MS - 1
-        if end < start or end - start > MAX_RANGE_MS:
-            raise ParamError("startTime/endTime range must be within 90 days")
+            yesterday = utc8_day_ms(self.data.end_day)
+
+            def wanted(stamp: int) -> bool:
+                return stamp == yesterday
+        else:
+            if end < start or end - start > MAX_RANGE_MS:
+                raise ParamError("startTime/endTime range must be within 90 days")
+            first, last = start, end
+
+            def wanted(stamp: int) -> bool:
+                return on_utc_days(stamp, first, last)
         before = int_param(request, "idLessThan")
         uid = request.query.get("uid")
         rows = [
             r for r in reversed(self._rows())  # newest first, as Bitget pages with idLessThan
-            if start <= int(r["date"]) <= end
+            if wanted(int(r["date"]))
             and (before is None or r["id"] < before)
             and (uid is None or r["uid"] == uid)
         ][:limit]

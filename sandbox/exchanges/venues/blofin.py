@@ -6,11 +6,17 @@ invitees/daily/info - uid (required), begin, end (ms), limit <= 100 -> data[] pe
 {uid, commission, commissionTime, cashback, fee, kycLevel, tradingVolume} (futures, USDT).
 Envelope `{"code": "0", "msg": "success", "data": [...]}` (the docs' `200` example would be an
 error to ccxt). Newest first, `after` = older than that id, as is usual for BloFin.
+
+daily/info's `commissionTime` is stamped as the day's midnight in UTC+8 (16:00 UTC the day
+before), as in the docs' example (1716912000000 = 2024-05-29 00:00 UTC+8). The docs only say
+begin/end "filter with a timestamp": we take the widest reading, whole UTC days with both ends
+inclusive (`common.on_utc_days`), so [00:00 UTC - 8 h of D1, 23:59:59.999 UTC - 8 h of D2]
+returns D1..D2 and D2 + 1. Without begin/end there is no bound.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -20,11 +26,11 @@ from sandbox.exchanges.venues.common import (
     Handler,
     ParamError,
     Venue,
-    day_ms,
     int_param,
     money,
     ms,
-    ms_to_day,
+    on_utc_days,
+    utc8_day_ms,
 )
 
 
@@ -96,12 +102,10 @@ class BloFin(Venue):
         limit = int_param(request, "limit", 100) or 100
         if not 1 <= limit <= 100:
             raise ParamError("limit")
-        begin = int_param(request, "begin", day_ms(self.data.first_day))
-        end = int_param(request, "end", day_ms(self.data.end_day + timedelta(days=1)))
-        assert begin is not None and end is not None
-        per_day: dict[Any, list[Decimal]] = {}
-        for a in self.data.activity_between(self.id, ms_to_day(begin), ms_to_day(end)):
-            if a.uid == uid and begin <= day_ms(a.day) <= end:
+        begin, end = int_param(request, "begin"), int_param(request, "end")
+        per_day: dict[date, list[Decimal]] = {}
+        for a in self.data.activity.get(self.id, []):
+            if a.uid == uid and on_utc_days(utc8_day_ms(a.day), begin, end):
                 slot = per_day.setdefault(a.day, [Decimal(0)] * 3)
                 slot[0] += a.volume
                 slot[1] += a.fee
@@ -110,7 +114,7 @@ class BloFin(Venue):
             {
                 "uid": uid,
                 "commission": money(commission),
-                "commissionTime": str(day_ms(day)),
+                "commissionTime": str(utc8_day_ms(day)),
                 "cashback": "0",
                 "fee": money(fee),
                 "kycLevel": "1",

@@ -36,6 +36,29 @@ def ms_to_day(value: int) -> date:
     return datetime.fromtimestamp(value / 1000, tz=UTC).date()
 
 
+UTC8_MS = 8 * 3_600_000
+
+
+def utc8_day_ms(day: date) -> int:
+    """The day's midnight in UTC+8 (16:00 UTC the day before): how Bitget, MEXC and BloFin
+    stamp a day in their documented examples."""
+    return day_ms(day) - UTC8_MS
+
+
+def on_utc_days(stamp: int, start: int | None, end: int | None) -> bool:
+    """Whether a day stamp falls in [start, end] read at UTC-day granularity, both ends inclusive.
+
+    For day-stamped endpoints whose docs do not say how startTime/endTime meet the stamp, this is
+    the widest reading: a window includes every row stamped on the UTC date of its start through
+    the UTC date of its end. Two adjacent windows shifted by -8 h ([00:00 UTC - 8 h of the first
+    day, 23:59:59.999 UTC - 8 h of the last]) meet at 16:00 UTC of one UTC date, so both return the
+    row stamped there (the next window's first day, as UTC+8 midnight) - the overlap Bitget showed
+    live. `None` is unbounded.
+    """
+    day = ms_to_day(stamp)
+    return (start is None or ms_to_day(start) <= day) and (end is None or day <= ms_to_day(end))
+
+
 def money(value: Decimal) -> str:
     return f"{value:.8f}"
 

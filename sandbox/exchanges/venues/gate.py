@@ -6,6 +6,10 @@ offset -> {total, list[] {commission_time, user_id, group_name, commission_amoun
 commission_asset, source (SPOT | FUTURES)}}; sub_list takes user_id, limit, offset -> {total,
 list[] {user_id, user_join_time, type (1 sub-agent, 2 indirect, 3 direct customer)}}. No
 envelope; errors are `{"label": ..., "message": ...}`. The limit maximum (1000) is assumed.
+
+Window rule (not documented): from/to filter commission_time, both ends inclusive, the reading
+most likely to overlap. commission_time is a moment (served at 01:00 UTC of the day paid for), so
+its day is its UTC date, and windows that touch (to = next from - 1) never share a line.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ No official page was found; field names come from SDK types (sieblyio/htx-api): 
 invitee_uid, referral_code, invitee_type, join_time_m2, completed_kyc, mail}, a `nextId`
 cursor. The request cursor name (`fromId`), page size (`limit`, <= 100) and the envelope
 `{"code": 200, "ok": true, "data": [...], "nextId": ...}` are assumptions. Auth is in the query
-string (AccessKeyId, Signature, ...).
+string (AccessKeyId, Signature, ...). No time windows: the list is paged by id only, so no
+window boundary can repeat a row.
 """
 
 from __future__ import annotations

@@ -3,6 +3,11 @@
 Field names follow the SDK types (tiagosiebler/kucoin-api); KuCoin's own page was not read, so
 the cursor shape (`lastId` + `direction`), the item `id`/`uid` and the window limit (we refuse
 > 30 days) are assumptions. Envelope `{"code": "200000", "data": ...}`.
+
+Window rule (not documented beyond "13-digit timestamp"): tradeStartAt/tradeEndAt filter each
+trade's tradeTime, both ends inclusive, the reading most likely to overlap. Trades are moments,
+so windows that touch (one ends at t, the next starts at t + 1 ms) never share one; a trade's day
+is its UTC date.
 """
 
 from __future__ import annotations

@@ -6,6 +6,12 @@ data{totalCommissionUsdtAmount, totalTradeUsdtAmount, pageSize, totalCount, tota
 currentPage, resultList[]}. referral takes startTime/endTime (registration), uid, page,
 pageSize (default 10; default window T-7..T). Envelope `{"success": true, "code": 0,
 "message": null, "data": ...}`. The error code for a too-long window is our invention.
+
+commission/detail's `date` ("trade date") is stamped as the day's midnight in UTC+8, 16:00 UTC
+the day before, as in the docs' example (1689264000000) - MEXC settles T+1 on UTC+8. The docs do
+not say how startTime/endTime meet that stamp: we take the widest reading, whole UTC days with
+both ends inclusive (`common.on_utc_days`), the rule Bitget's live API showed. A query for days
+D1..D2 sent as [00:00 UTC - 8 h of D1, 23:59:59.999 UTC - 8 h of D2] then also returns D2 + 1.
 """
 
 from __future__ import annotations
@@ -20,11 +26,12 @@ from sandbox.exchanges.venues.common import (
     Handler,
     ParamError,
     Venue,
-    day_ms,
     int_param,
     money,
     ms,
     now_ms,
+    on_utc_days,
+    utc8_day_ms,
 )
 
 MAX_RANGE_MS = 30 * 86_400_000
@@ -80,8 +87,10 @@ class Mexc(Venue):
         rows = []
         activity = sorted(self.data.activity.get(self.id, []), key=lambda a: (a.day, a.uid))
         for a in activity:
-            stamp = day_ms(a.day)  # UTC midnight here; the adapter also copes with UTC+8
-            if not start <= stamp <= end or (kind is not None and TYPES[kind] != a.product):
+            stamp = utc8_day_ms(a.day)
+            if kind is not None and TYPES[kind] != a.product:
+                continue
+            if not on_utc_days(stamp, start, end):
                 continue
             type_code = next(code for code, name in TYPES.items() if name == a.product)
             taker = (a.volume * Decimal("0.6")).quantize(Decimal("0.00000001"))

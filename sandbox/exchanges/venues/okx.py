@@ -2,8 +2,14 @@
 
 Docs (okx.com/docs-v5 "Affiliate"): invitee/list takes page, limit (<=100), periodType
 (custom needs begin/end in ms, at most 90 days apart, begin not before now-180 d),
-commissionCategory (SPOT | DERIVATIVE); the response has a top-level `totalPage`. Numbers are
-USDT strings. Envelope `{"code": "0", "msg": "", "data": [...]}`.
+commissionCategory (SPOT | DERIVATIVE | BSC; none = all three); the response has a top-level
+`totalPage`. Numbers are USDT strings. Envelope `{"code": "0", "msg": "", "data": [...]}`.
+BSC is served for the traders the data set gives a "bsc" product (some OKX traders).
+
+Window rule: begin and end are documented as inclusive. The docs do not say which time zone
+OKX's daily figures follow; we count a day when its UTC start lies in [begin, end]. A row is a
+total over the whole window with no day of its own, so the reading only matters at the edges:
+the adapter asks one UTC day at a time ([00:00, 23:59:59.999]), windows that share no moment.
 """
 
 from __future__ import annotations
@@ -30,7 +36,12 @@ from sandbox.exchanges.venues.common import (
 
 MAX_CUSTOM_MS = 90 * 86_400_000
 OLDEST_MS = 180 * 86_400_000
-CATEGORY = {"SPOT": {"spot"}, "DERIVATIVE": {"futures"}, "": {"spot", "futures"}}
+CATEGORY = {
+    "SPOT": {"spot"},
+    "DERIVATIVE": {"futures"},
+    "BSC": {"bsc"},
+    "": {"spot", "futures", "bsc"},
+}
 # Not in ccxt's OKX error table (so it surfaces as a generic ExchangeError); code as in OKX's
 # error list, "The user isn't your invitee" - unverified against the live API.
 NOT_INVITEE = "51621"

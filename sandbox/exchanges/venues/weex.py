@@ -7,6 +7,12 @@ productType (SPOT | FUTURES), page, pageSize -> data{pages, pageSize, total,
 channelCommissionInfoItems[] {uid, dealTime, coin, fee, commission, rate, symbol, sourceType,
 takerAmount, makerAmount}}. Envelope `{"code": "200", "msg": "success", "data": ...}`.
 UNVERIFIED: whether v3 answers like the v2 docs, and dealTime's format (ms served here).
+
+Window rule: startTime/endTime are "timestamps in UTC (milliseconds)" filtering dealTime; the
+docs do not say whether the ends are inclusive, so both are (the reading most likely to
+overlap). dealTime is a moment (the docs' example 1755687731913 is 11:02 UTC), so its day is its
+UTC date; we serve each day's lines at that day's UTC midnight, exactly on a window's first
+millisecond. Windows that touch never share a moment.
 """
 
 from __future__ import annotations
