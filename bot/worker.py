@@ -39,7 +39,7 @@ DELIVERY_BUDGET_SECONDS = 4.0
 # calls per day read), a booking walk over a million records (about two minutes).
 SYNC_TIMEOUT_SECONDS = 900
 ACCRUAL_TIMEOUT_SECONDS = 900
-ORPHAN_AFTER = timedelta(seconds=20)
+ORPHAN_AFTER = timedelta(seconds=5)
 # A record stored less than this long ago may be being booked right now: not yet "unbooked".
 BOOKING_GRACE = timedelta(minutes=15)
 
@@ -111,7 +111,7 @@ async def check_ledger(ctx: dict[str, Any]) -> str:
 
 
 async def sync_tick(ctx: dict[str, Any]) -> list[str]:
-    """Every minute: enqueue the sync of each exchange whose interval has passed. The job id
+    """Every 15 s: enqueue the sync of each exchange whose interval has passed. The job id
     keeps a slow exchange from being queued twice; the advisory lock in SyncService keeps two
     runs from overlapping even if it were."""
     services: Services = ctx["services"]
@@ -193,7 +193,9 @@ def worker_functions() -> list[Any]:
 
 def cron_jobs() -> list[Any]:
     return [
-        cron(sync_tick, name="sync_tick", second=0, run_at_startup=True, unique=True),
+        # Every 15 s: what is due is queued within seconds, and so is a sync whose worker died.
+        cron(sync_tick, name="sync_tick", second={0, 15, 30, 45}, run_at_startup=True,
+             unique=True),
         cron(heartbeat, name="heartbeat_tick", second={0, 30}),
         cron(send_digests, name="send_digests", hour=8, minute=0, second=0, unique=True),
         cron(book_unbooked, name="book_unbooked", minute=set(range(5, 60, 10)), second=15,
