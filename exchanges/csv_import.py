@@ -7,13 +7,23 @@ column order free, UTF-8 (a BOM is fine), comma separated:
     okx,123456789012345678,2026-11-20,spot,1500.5,1.5005,0.6002,USDT,1
 
 * exchange - registry id (okx, binance, ...); uid - digits in that exchange's UID format
-* date - YYYY-MM-DD (UTC); product - spot | futures | margin | ... (lower-case word)
+* date - YYYY-MM-DD (UTC); product - spot | futures | margin | ... (lower-case word, at most 16
+  characters)
 * volume, fee, commission - plain decimals (dot, no thousands separators); empty = not reported;
   at least one must be present; negative values are refused
 * currency - the coin of volume/fee/commission (default USDT)
 * rate_to_usdt - USDT per 1 unit of currency; may be empty for USDT/USDC/USD/FDUSD (= 1),
   required for any other coin
 A (exchange, uid, date, product, currency) may appear only once.
+
+Bounds (both formats, see the constants below): a day must lie from `EARLIEST_DAY` to yesterday
+(UTC): exchanges report a day after it ended, so today's numbers are not final and a later day
+never happened. An amount must fit its database column exactly (numeric(30, 8): below 10^22, at
+most 8 decimals; rate_to_usdt numeric(30, 12)) - more decimals are refused, never cut - and so
+must every USDT value computed from it. NaN, Infinity and negative numbers are refused (a CSV
+carries no clawbacks: a later, lower file revises a record instead). A cell holds at most
+`MAX_FIELD_CHARS` characters, a file at most `MAX_ROWS` data lines and `MAX_FILE_CHARS`
+characters. Whatever is wrong with a file ends as a `CsvRowError`, never as an exception.
 
 Exchange exports (`fmt="binance"`, `fmt="bitmart"`) hold one line per commission event; lines
 are summed per uid, UTC day, product and coin. THEIR COLUMN NAMES ARE ASSUMPTIONS: no export
@@ -29,10 +39,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation, localcontext
 from typing import Literal
 
 from exchanges.base import USD_STABLES, CommissionRow, make_row, source_key, validate_uid
@@ -45,13 +55,39 @@ GENERIC_COLUMNS = (
     "rate_to_usdt",
 )
 
+# --- What a file may claim (issue 9 item 6). ---------------------------------------------------
+# The earliest day a row may report. The registry knows no launch dates; every exchange of the
+# product started (and with it its affiliate programme) after this day: Binance and OKX in 2017,
+# BitMart and Bybit in 2018, the others later.
+EARLIEST_DAY = date(2017, 1, 1)
+# The latest day is yesterday (UTC), relative to `today` of parse_csv: see `_bounded_day`.
+# The commission_records columns (migrations/0002_sync_and_outbox.py): volume, fee, commission
+# and the *_usdt amounts are numeric(30, 8), rate_to_usdt is numeric(30, 12).
+AMOUNT_DIGITS, AMOUNT_SCALE = 30, 8
+RATE_DIGITS, RATE_SCALE = 30, 12
+PRODUCT_CHARS = 16  # commission_records.product varchar(16)
+MAX_FIELD_CHARS = 256  # a real cell is far shorter: a 20-digit UID, a timestamp, a number
+MAX_ROWS = 500_000  # data lines of one file
+MAX_FILE_CHARS = 20 * 1024 * 1024  # the admin chat downloads 20 MB at most
+# Arithmetic on the file's numbers (sums, USDT values) is exact: two 30-digit numbers multiply to
+# 60 digits, more than Python's default 28, which would cut a large amount silently.
+_PRECISION = 64
+
+# Every reason code a CsvRowError can carry; the admin chat has a text for each
+# (admin.csv.reason.<code>).
+REASONS = (
+    "missing_columns", "bad_exchange", "exchange_mismatch", "bad_uid", "bad_date",
+    "date_in_future", "date_not_final", "date_too_early", "bad_product", "bad_number",
+    "negative_number", "number_too_large", "too_many_decimals", "no_amounts", "bad_currency",
+    "missing_rate", "duplicate_row", "empty_file", "field_too_long", "bad_csv", "too_many_rows",
+    "file_too_big", "rejected_by_database",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class CsvRowError:
-    line: int  # 1-based line in the file (1 = header)
-    reason: str  # missing_columns, bad_exchange, exchange_mismatch, bad_uid, bad_date,
-    # bad_product, bad_number, negative_number, no_amounts, bad_currency, missing_rate,
-    # duplicate_row, empty_file
+    line: int  # 1-based line in the file (1 = header) where the bad row starts
+    reason: str  # one of REASONS
     detail: str = ""
 
 
@@ -110,10 +146,33 @@ def normalise_product(text: str) -> str:
         return "margin"
     if not word or not word.replace("_", "").replace(" ", "").isalnum():
         raise _LineError("bad_product", text)
-    return word.replace(" ", "_")
+    word = word.replace(" ", "_")
+    if len(word) > PRODUCT_CHARS:
+        raise _LineError("bad_product", text)
+    return word
 
 
-def _decimal(text: str | None, *, loose: bool) -> Decimal | None:
+def _column_limit(digits: int, scale: int) -> Decimal:
+    """The smallest magnitude a numeric(digits, scale) column cannot store even rounded to its
+    scale (PostgreSQL rounds half away from zero): 99…9.99…95."""
+    return Decimal("9" * (digits - scale) + "." + "9" * scale + "5")
+
+
+_AMOUNT_LIMIT = _column_limit(AMOUNT_DIGITS, AMOUNT_SCALE)
+_RATE_LIMIT = _column_limit(RATE_DIGITS, RATE_SCALE)
+
+
+def _decimals(value: Decimal) -> int:
+    """The decimal places a finite `value` needs, trailing zeros not counted (exact)."""
+    if not value:
+        return 0
+    _, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    text = "".join(map(str, digits))
+    return max(0, len(text.rstrip("0")) - len(text) - exponent)
+
+
+def _decimal(text: str | None, *, loose: bool, name: str, rate: bool = False) -> Decimal | None:
     raw = (text or "").strip()
     if loose:  # exports may carry thousands separators or a trailing coin
         raw = raw.replace(",", "").split(" ")[0]
@@ -122,24 +181,61 @@ def _decimal(text: str | None, *, loose: bool) -> Decimal | None:
     try:
         value = Decimal(raw)
     except InvalidOperation as exc:
-        raise _LineError("bad_number", raw) from exc
+        raise _LineError("bad_number", f"{name}={raw}") from exc
     if not value.is_finite():
-        raise _LineError("bad_number", raw)
+        raise _LineError("bad_number", f"{name}={raw}")
     if value < 0:
-        raise _LineError("negative_number", raw)
+        raise _LineError("negative_number", f"{name}={raw}")
+    scale, limit = (RATE_SCALE, _RATE_LIMIT) if rate else (AMOUNT_SCALE, _AMOUNT_LIMIT)
+    if _decimals(value) > scale:
+        raise _LineError("too_many_decimals", f"{name}={raw} (> {scale})")
+    if value >= limit:
+        raise _LineError("number_too_large", f"{name}={raw}")
     return value
 
 
-def _day(text: str, *, loose: bool) -> date:
+def _checked(row: CommissionRow) -> CommissionRow:
+    """The values computed from the file's numbers (USDT amounts, a rate) fit their columns."""
+    values = {"volume_usdt": row.volume_usdt, "fee_usdt": row.fee_usdt,
+              "commission_usdt": row.commission_usdt}
+    for name, value in values.items():
+        if value is not None and value.copy_abs() >= _AMOUNT_LIMIT:
+            raise _LineError("number_too_large", f"{name}={value:.6E}")
+    if row.rate_to_usdt is not None and row.rate_to_usdt.copy_abs() >= _RATE_LIMIT:
+        raise _LineError("number_too_large", f"rate_to_usdt={row.rate_to_usdt:.6E}")
+    return row
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_EPOCH_MS = (datetime(9999, 12, 31, tzinfo=UTC) - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _day(text: str, *, loose: bool, today: date) -> date:
     raw = text.strip()
-    try:
-        if not loose:
-            return date.fromisoformat(raw)
-        if raw.isdigit() and len(raw) >= 12:  # epoch milliseconds
-            return datetime.fromtimestamp(int(raw) / 1000, tz=UTC).date()
-        return date.fromisoformat(raw.replace("/", "-")[:10])
-    except (ValueError, OverflowError) as exc:
-        raise _LineError("bad_date", raw) from exc
+    if loose and raw.isascii() and raw.isdigit() and len(raw) >= 12:  # epoch milliseconds
+        ms = int(raw)  # at most MAX_FIELD_CHARS digits
+        if ms > _MAX_EPOCH_MS:  # past any calendar: certainly in the future
+            raise _LineError("date_in_future", raw)
+        day = (_EPOCH + timedelta(milliseconds=ms)).date()
+    else:
+        try:
+            day = date.fromisoformat(raw.replace("/", "-")[:10] if loose else raw)
+        except ValueError as exc:
+            raise _LineError("bad_date", raw) from exc
+    return _bounded_day(day, today)
+
+
+def _bounded_day(day: date, today: date) -> date:
+    """A day that happened and is over: EARLIEST_DAY up to yesterday. Today is refused too:
+    exchanges report a day after it ended (T+1), so today's numbers are not final - and a
+    verified UID would be credited for a partial day."""
+    if day < EARLIEST_DAY:
+        raise _LineError("date_too_early", f"{day.isoformat()} < {EARLIEST_DAY.isoformat()}")
+    if day > today:
+        raise _LineError("date_in_future", f"{day.isoformat()} > {today.isoformat()}")
+    if day == today:
+        raise _LineError("date_not_final", day.isoformat())
+    return day
 
 
 def _currency(text: str | None) -> str:
@@ -157,37 +253,92 @@ def _rate(currency: str, rate: Decimal | None) -> Decimal:
     raise _LineError("missing_rate", currency)
 
 
-def _reader(text: str) -> tuple[list[str], Iterable[tuple[int, dict[str, str]]]]:
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
-    try:
-        header = [" ".join(h.strip().lower().split()) for h in next(reader)]
-    except StopIteration:
-        return [], []
+def _csv_error(error: csv.Error) -> _LineError:
+    if "field larger than field limit" in str(error):
+        return _LineError("field_too_long", f"> {csv.field_size_limit()}")
+    return _LineError("bad_csv", str(error)[:200])
 
-    def lines() -> Iterable[tuple[int, dict[str, str]]]:
-        for values in reader:
+
+Line = tuple[int, dict[str, str] | _LineError]  # start line, the cells by header name or why not
+
+
+def _reader(text: str) -> tuple[list[str], Iterator[Line]]:
+    """The header and the data lines (blank ones skipped). A header that cannot be read raises
+    _LineError; a line that cannot be read comes as its _LineError, and reading goes on."""
+    # newline="": quoted line breaks stay in their field, and a file with bare CR endings reads.
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    try:
+        first = next(reader)
+    except StopIteration:
+        return [], iter(())
+    except csv.Error as exc:
+        raise _csv_error(exc) from exc
+    if any(len(h) > MAX_FIELD_CHARS for h in first):
+        raise _LineError("field_too_long", f"> {MAX_FIELD_CHARS}")
+    header = [" ".join(h.strip().lower().split()) for h in first]
+
+    def lines() -> Iterator[Line]:
+        count = 0
+        while True:
+            start = reader.line_num + 1
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield start, _csv_error(exc)
+                if reader.line_num < start:  # nothing consumed: never loop on the same spot
+                    return
+                continue
             if not any(v.strip() for v in values):
                 continue  # blank lines carry nothing
-            yield reader.line_num, dict(zip(header, values, strict=False))
+            count += 1
+            if count > MAX_ROWS:
+                yield start, _LineError("too_many_rows", f"> {MAX_ROWS}")
+                return
+            for index, value in enumerate(values):
+                if len(value) > MAX_FIELD_CHARS:
+                    name = header[index] if index < len(header) else f"#{index + 1}"
+                    yield start, _LineError(
+                        "field_too_long", f"{name[:40]}: {len(value)} > {MAX_FIELD_CHARS}"
+                    )
+                    break
+            else:
+                yield start, dict(zip(header, values, strict=False))
 
     return header, lines()
 
 
-def parse_csv(text: str, *, fmt: CsvFormat = "generic", exchange: str | None = None) -> (
-    CsvImportResult
-):
+def parse_csv(
+    text: str, *, fmt: CsvFormat = "generic", exchange: str | None = None,
+    today: date | None = None,
+) -> CsvImportResult:
     """Parse a CSV file's text. `exchange` is required for exports, optional for generic
-    (then every row must name that exchange)."""
-    if fmt == "generic":
-        return _parse_generic(text, exchange)
-    if exchange is None:
+    (then every row must name that exchange). `today` is the UTC day the bounds are taken from
+    (default: the current one). A bad file comes back with its errors; only a wrong call
+    (unknown format or exchange) raises ValueError."""
+    if fmt != "generic" and fmt not in _EXPORTS:
+        raise ValueError(f"unknown CSV format {fmt!r}")
+    if fmt != "generic" and exchange is None:
         raise ValueError("exchange is required for exchange exports")
-    return _parse_export(text, fmt, exchange)
+    if len(text) > MAX_FILE_CHARS:
+        return CsvImportResult(fmt, errors=[CsvRowError(1, "file_too_big", f"> {MAX_FILE_CHARS}")])
+    today = today or datetime.now(UTC).date()
+    with localcontext() as context:
+        context.prec = _PRECISION
+        if fmt == "generic":
+            return _parse_generic(text, exchange, today)
+        assert exchange is not None
+        return _parse_export(text, fmt, exchange, today)
 
 
-def _parse_generic(text: str, expected: str | None) -> CsvImportResult:
-    header, lines = _reader(text)
+def _parse_generic(text: str, expected: str | None, today: date) -> CsvImportResult:
     result = CsvImportResult("generic")
+    try:
+        header, lines = _reader(text)
+    except _LineError as exc:
+        result.errors.append(CsvRowError(1, exc.reason, exc.detail))
+        return result
     if not header:
         result.errors.append(CsvRowError(1, "empty_file"))
         return result
@@ -197,6 +348,9 @@ def _parse_generic(text: str, expected: str | None) -> CsvImportResult:
         return result
     seen: dict[str, int] = {}
     for line, cells in lines:
+        if isinstance(cells, _LineError):
+            result.errors.append(CsvRowError(line, cells.reason, cells.detail))
+            continue
         try:
             exchange = cells.get("exchange", "").strip().lower()
             if exchange not in EXCHANGES:
@@ -207,23 +361,23 @@ def _parse_generic(text: str, expected: str | None) -> CsvImportResult:
                 uid = validate_uid(exchange, cells.get("uid", ""))
             except ValueError as exc:
                 raise _LineError("bad_uid", str(exc)) from exc
-            day = _day(cells.get("date", ""), loose=False)
+            day = _day(cells.get("date", ""), loose=False, today=today)
             product = normalise_product(cells.get("product", ""))
-            volume = _decimal(cells.get("volume"), loose=False)
-            fee = _decimal(cells.get("fee"), loose=False)
-            commission = _decimal(cells.get("commission"), loose=False)
+            volume = _decimal(cells.get("volume"), loose=False, name="volume")
+            fee = _decimal(cells.get("fee"), loose=False, name="fee")
+            commission = _decimal(cells.get("commission"), loose=False, name="commission")
             if volume is None and fee is None and commission is None:
                 raise _LineError("no_amounts")
             currency = _currency(cells.get("currency"))
-            rate = _rate(currency, _decimal(cells.get("rate_to_usdt"), loose=False))
+            rate = _rate(currency, _decimal(cells.get("rate_to_usdt"), loose=False,
+                                            name="rate_to_usdt", rate=True))
             key = source_key(exchange, uid, day, product, currency)
             if key in seen:
                 raise _LineError("duplicate_row", f"same as line {seen[key]}")
+            row = _checked(make_row(exchange, uid, day, product, volume=volume, fee=fee,
+                                    commission=commission, currency=currency, rate_to_usdt=rate))
             seen[key] = line
-            result.rows.append(
-                make_row(exchange, uid, day, product, volume=volume, fee=fee,
-                         commission=commission, currency=currency, rate_to_usdt=rate)
-            )
+            result.rows.append(row)
         except _LineError as exc:
             result.errors.append(CsvRowError(line, exc.reason, exc.detail))
     if not result.rows and not result.errors:
@@ -242,11 +396,15 @@ def _pick(header: list[str], aliases: dict[str, tuple[str, ...]]) -> dict[str, s
     return found
 
 
-def _parse_export(text: str, fmt: str, exchange: str) -> CsvImportResult:
+def _parse_export(text: str, fmt: str, exchange: str, today: date) -> CsvImportResult:
     if exchange not in EXCHANGES:
         raise ValueError(f"unknown exchange {exchange!r}")
-    header, lines = _reader(text)
     result = CsvImportResult(fmt)
+    try:
+        header, lines = _reader(text)
+    except _LineError as exc:
+        result.errors.append(CsvRowError(1, exc.reason, exc.detail))
+        return result
     if not header:
         result.errors.append(CsvRowError(1, "empty_file"))
         return result
@@ -259,12 +417,19 @@ def _parse_export(text: str, fmt: str, exchange: str) -> CsvImportResult:
     # (uid, day, product, currency) -> [volume, fee, commission, commission_usdt] and whether
     # each was ever reported (None stays None: an export without fees reports no fee).
     sums: dict[tuple[str, date, str, str], list[Decimal | None]] = {}
+    first_lines: dict[tuple[str, date, str, str], int] = {}  # where each sum's lines start
 
-    def add(slot: list[Decimal | None], index: int, value: Decimal | None) -> None:
+    def add(slot: list[Decimal | None], index: int, value: Decimal | None, name: str) -> None:
         if value is not None:
-            slot[index] = (slot[index] or Decimal(0)) + value
+            total = (slot[index] or Decimal(0)) + value
+            if total >= _AMOUNT_LIMIT:
+                raise _LineError("number_too_large", f"{name} (sum)={total}")
+            slot[index] = total
 
     for line, cells in lines:
+        if isinstance(cells, _LineError):
+            result.errors.append(CsvRowError(line, cells.reason, cells.detail))
+            continue
 
         def cell(name: str, cells: dict[str, str] = cells) -> str:
             return cells.get(columns[name], "") if name in columns else ""
@@ -274,39 +439,45 @@ def _parse_export(text: str, fmt: str, exchange: str) -> CsvImportResult:
                 uid = validate_uid(exchange, cell("uid"))
             except ValueError as exc:
                 raise _LineError("bad_uid", str(exc)) from exc
-            day = _day(cell("date"), loose=True)
+            day = _day(cell("date"), loose=True, today=today)
             product = normalise_product(cell("product"))
             currency = _currency(cell("currency"))
-            commission = _decimal(cell("commission"), loose=True)
-            commission_usdt = _decimal(cell("commission_usdt"), loose=True)
-            volume = _decimal(cell("volume"), loose=True)
-            fee = _decimal(cell("fee"), loose=True)
+            commission = _decimal(cell("commission"), loose=True, name="commission")
+            commission_usdt = _decimal(cell("commission_usdt"), loose=True,
+                                       name="commission_usdt")
+            volume = _decimal(cell("volume"), loose=True, name="volume")
+            fee = _decimal(cell("fee"), loose=True, name="fee")
             if commission is None and volume is None:
                 raise _LineError("no_amounts")
             if currency not in USD_STABLES and commission is not None and commission_usdt is None:
                 raise _LineError("missing_rate", currency)
-            slot = sums.setdefault((uid, day, product, currency), [None] * 4)
-            add(slot, 0, volume)
-            add(slot, 1, fee)
-            add(slot, 2, commission)
-            add(slot, 3, commission_usdt)
+            key = (uid, day, product, currency)
+            slot = sums.setdefault(key, [None] * 4)
+            first_lines.setdefault(key, line)
+            add(slot, 0, volume, "volume")
+            add(slot, 1, fee, "fee")
+            add(slot, 2, commission, "commission")
+            add(slot, 3, commission_usdt, "commission_usdt")
         except _LineError as exc:
             result.errors.append(CsvRowError(line, exc.reason, exc.detail))
-    for (uid, day, product, currency), (volume, fee, commission, commission_usdt) in sorted(
-        sums.items()
-    ):
-        if currency in USD_STABLES:
-            row = make_row(exchange, uid, day, product, volume=volume, fee=fee,
-                           commission=commission, currency=currency)
-        else:
-            # Commission in a coin: the export states each line's USDT value, so the day's
-            # average rate follows. Volume and fee columns are taken to be USDT (assumption),
-            # so they only fill the *_usdt fields.
-            rate = commission_usdt / commission if commission and commission_usdt else None
-            row = make_row(exchange, uid, day, product, volume=None, fee=None,
-                           commission=commission, currency=currency, rate_to_usdt=rate)
-            row = replace(row, volume_usdt=volume, fee_usdt=fee)
-        result.rows.append(row)
+    for key, (volume, fee, commission, commission_usdt) in sorted(sums.items()):
+        uid, day, product, currency = key
+        try:
+            if currency in USD_STABLES:
+                row = make_row(exchange, uid, day, product, volume=volume, fee=fee,
+                               commission=commission, currency=currency)
+            else:
+                # Commission in a coin: the export states each line's USDT value, so the day's
+                # average rate follows. Volume and fee columns are taken to be USDT
+                # (assumption), so they only fill the *_usdt fields.
+                rate = commission_usdt / commission if commission and commission_usdt else None
+                row = make_row(exchange, uid, day, product, volume=None, fee=None,
+                               commission=commission, currency=currency, rate_to_usdt=rate)
+                row = replace(row, volume_usdt=volume, fee_usdt=fee)
+            result.rows.append(_checked(row))
+        except _LineError as exc:
+            result.errors.append(CsvRowError(first_lines[key], exc.reason, exc.detail))
+    result.errors.sort(key=lambda error: error.line)
     if not result.rows and not result.errors:
         result.errors.append(CsvRowError(1, "empty_file"))
     return result

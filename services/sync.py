@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
+import asyncpg
 from prometheus_client import Counter, Gauge, Histogram
 from tortoise import Tortoise
 from tortoise.expressions import Q
@@ -117,6 +118,13 @@ class CsvImportOutcome:
     @property
     def unchanged(self) -> int:
         return self.rows - self.new - self.changed
+
+
+def _refused(exchange_id: str, dry_run: bool, rows: int, error: Exception) -> CsvImportOutcome:
+    """The outcome of a file the database refused (a value the parser let through)."""
+    log.error("CSV import of %s refused by the database: %s", exchange_id, error)
+    return CsvImportOutcome(exchange_id, dry_run, rows,
+                            [CsvRowError(1, "rejected_by_database", str(error)[:200])])
 
 
 def error_class(error: Exception) -> str:
@@ -459,25 +467,37 @@ class SyncService:
         exchange = await Exchange.get_or_none(id=exchange_id)
         if exchange is None:
             raise ValueError(f"unknown exchange {exchange_id!r}")
-        parsed = parse_csv(text, fmt=fmt, exchange=exchange_id)  # type: ignore[arg-type]
+        now = self._now()
+        parsed = parse_csv(text, fmt=fmt, exchange=exchange_id,  # type: ignore[arg-type]
+                           today=now.astimezone(UTC).date())
         if parsed.errors:
             return CsvImportOutcome(exchange_id, dry_run, len(parsed.rows), parsed.errors)
-        now = self._now()
         client = Tortoise.get_connection("default")
         if dry_run:
-            async with client.acquire_connection() as connection:
-                transaction = connection.transaction()
-                await transaction.start()
-                try:
-                    counts = await upsert_rows(parsed.rows, RecordOrigin.CSV,
-                                               connection=connection)
-                finally:
-                    await transaction.rollback()
+            try:
+                async with client.acquire_connection() as connection:
+                    transaction = connection.transaction()
+                    await transaction.start()
+                    try:
+                        counts = await upsert_rows(parsed.rows, RecordOrigin.CSV,
+                                                   connection=connection)
+                    finally:
+                        await transaction.rollback()
+            except asyncpg.DataError as exc:  # the parser's bounds should make this unreachable
+                return _refused(exchange_id, True, len(parsed.rows), exc)
             return CsvImportOutcome(exchange_id, True, len(parsed.rows), [], counts.new,
                                     counts.changed)
         state, _ = await SyncState.get_or_create(exchange_id=exchange_id)
         run = await SyncRun.create(exchange_id=exchange_id, trigger="csv")
-        counts = await self._store(parsed.rows, RecordOrigin.CSV, run, state, now, exchange)
+        try:
+            counts = await self._store(parsed.rows, RecordOrigin.CSV, run, state, now, exchange)
+        except asyncpg.DataError as exc:  # as above; the run must not stay "running"
+            run.status = SyncRunStatus.FAILED
+            run.error_class = "bad_csv"
+            run.error = str(exc)[:2000]
+            run.finished_at = self._now()
+            await run.save()
+            return _refused(exchange_id, False, len(parsed.rows), exc)
         if exchange.data_source == "csv":
             # For a CSV-only exchange the import is its sync.
             await SyncState.filter(exchange_id=exchange_id).update(

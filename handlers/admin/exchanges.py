@@ -20,7 +20,7 @@ from handlers.callbacks import CsvAction, CsvCB
 from handlers.render import escape
 from services.dto import UserDTO
 from services.exchange_catalog import ExchangeCatalog
-from services.i18n import Translator
+from services.i18n import MissingTranslation, Translator
 from services.jobs import enqueue_accrual, enqueue_sync_now
 from services.models import Role
 from services.sync import CsvImportOutcome, ExchangeStatus, SyncService
@@ -80,11 +80,21 @@ async def cmd_sync(
                            name=exchange.name))
 
 
+def _reason(t: Translator, code: str, detail: bool) -> str:
+    """A bad line's reason in the operator's words, its code kept in parentheses."""
+    try:
+        text = t(f"admin.csv.reason.{code}")
+    except MissingTranslation:
+        return escape(code) + (":" if detail else "")
+    return f"{text} ({escape(code)})" + (":" if detail else "")
+
+
 def render_import(t: Translator, outcome: CsvImportOutcome, name: str) -> str:
     if outcome.errors:
         lines = [t("admin.csv.bad_file", name=name, count=len(outcome.errors))]
         for error in outcome.errors[:15]:
-            lines.append(t("admin.csv.error_line", line=error.line, reason=error.reason,
+            lines.append(t("admin.csv.error_line", line=error.line,
+                           reason=_reason(t, error.reason, bool(error.detail)),
                            detail=escape(error.detail or "")))
         if len(outcome.errors) > 15:
             lines.append(t("admin.csv.more_errors", count=len(outcome.errors) - 15))
