@@ -362,8 +362,8 @@ async def test_service_turns_a_database_refusal_into_an_error_outcome(
     # Should a value ever slip past the parser, the operator still gets an answer.
     from exchanges.base import make_row
     from exchanges.csv_import import CsvImportResult
-    from services import sync as sync_module
     from services.models import CommissionRecord, SyncRun
+    from services.sync import csv_imports as sync_module
 
     row = make_row("okx", "123456789012", date(2026, 11, 20), "spot", volume=Decimal("1e30"),
                    fee=None, commission=None)

@@ -1,0 +1,49 @@
+"""What a sync run or a CSV import returns, and how a run's error is classed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from exchanges.csv_import import CsvRowError
+from exchanges.errors import AuthError, PermanentError, RateLimited
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    exchange_id: str
+    status: str  # ok | failed | skipped
+    run_id: int | None = None
+    records_seen: int = 0
+    records_new: int = 0
+    records_changed: int = 0
+    verified: int = 0
+    rejected: int = 0
+    error_class: str | None = None
+    error: str | None = None
+    window_start: datetime | None = None
+    verified_uids: tuple[str, ...] = ()  # their whole history is new to the rebate engine
+
+
+@dataclass(frozen=True)
+class CsvImportOutcome:
+    exchange_id: str
+    dry_run: bool
+    rows: int
+    errors: list[CsvRowError]
+    new: int = 0
+    changed: int = 0
+
+    @property
+    def unchanged(self) -> int:
+        return self.rows - self.new - self.changed
+
+
+def error_class(error: Exception) -> str:
+    if isinstance(error, RateLimited):
+        return "rate_limited"
+    if isinstance(error, AuthError):
+        return "auth"
+    if isinstance(error, PermanentError):
+        return "permanent"
+    return "temporary"

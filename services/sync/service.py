@@ -1,0 +1,213 @@
+"""SyncService: when each exchange is due, one run of one exchange, and the status of all."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+
+from prometheus_client import Counter, Gauge, Histogram
+from tortoise import Tortoise
+
+from exchanges.base import AffiliateSource
+from exchanges.errors import AuthError, ExchangeError
+from services.events import EventService
+from services.models import Exchange, RecordOrigin, SyncRun, SyncRunStatus, SyncState
+from services.notifications import NotificationService
+from services.sync.csv_imports import CsvImports
+from services.sync.locks import RunLocks, sync_lock_key
+from services.sync.outcomes import CsvImportOutcome, SyncOutcome, error_class
+from services.sync.status import (
+    DEFAULT_REREAD_DAYS,
+    ExchangeStatusDTO,
+    exchange_status,
+)
+from services.sync.store import store_rows
+from services.sync.uids import UidChecks
+
+log = logging.getLogger(__name__)
+
+SYNC_TOTAL = Counter("exchange_sync_total", "Exchange sync attempts", ["exchange", "status"])
+SYNC_SECONDS = Histogram("exchange_sync_duration_seconds", "Exchange sync duration", ["exchange"])
+LAST_SYNC = Gauge("exchange_last_sync_timestamp", "Last successful sync (unix time)",
+                  ["exchange"])
+VOLUME_USD = Counter("trading_volume_usd_total", "Traded volume of newly seen records (USD)",
+                     ["exchange"])
+
+SourceFactory = Callable[[str], AffiliateSource | None]
+
+# How many days before its watermark each exchange's sync reads again, from what each one
+# documents about when its figures are final. Bybit: aff-user-list volumes are T+1. Bitget and
+# MEXC: T+1 in UTC+8, so a UTC day is final two UTC dates later. The others document no
+# settlement time: the same three days. Anything later (monthly settlements, wash-trading
+# clawbacks) is caught by the deep re-read. EXCHANGE_<ID>_REREAD_DAYS overrides one exchange.
+REREAD_DAYS = {"bybit": 2, "bitget": 3, "mexc": 3}
+
+
+class SyncService:
+    def __init__(
+        self, sources: SourceFactory, notifications: NotificationService, events: EventService,
+        *, uid_reject_after: timedelta = timedelta(hours=72),
+        first_lookback: timedelta = timedelta(days=30),
+        reread_days: Mapping[str, int] | None = None,
+        deep_reread: timedelta = timedelta(days=35),
+        deep_reread_every: timedelta = timedelta(days=7),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self._first_lookback = first_lookback
+        self._reread_days = {**REREAD_DAYS, **(reread_days or {})}
+        self._deep_reread = deep_reread
+        self._deep_reread_every = deep_reread_every
+        self._sources = sources
+        self._now = clock
+        self._locks = RunLocks(clock)
+        self._uids = UidChecks(notifications, events, uid_reject_after=uid_reject_after,
+                               clock=clock)
+        self._csv = CsvImports(self._uids, events, clock)
+
+    def reread_window(self, exchange_id: str) -> timedelta:
+        return timedelta(days=self._reread_days.get(exchange_id, DEFAULT_REREAD_DAYS))
+
+    # --- scheduling ---------------------------------------------------------------------
+
+    async def due(self) -> list[str]:
+        """Enabled API exchanges whose interval has passed since their last attempt."""
+        now = self._now()
+        states = {s.exchange_id: s for s in await SyncState.all()}
+        due = []
+        for exchange in await Exchange.filter(enabled=True, data_source="api"):
+            state = states.get(exchange.id)
+            if state is None or state.next_due_at is None or state.next_due_at <= now:
+                due.append(exchange.id)
+        return due
+
+    async def deep_read_due(self) -> list[str]:
+        """Enabled API exchanges synced before whose last deep re-read is older than the deep
+        re-read interval (or that never had one)."""
+        since = self._now() - self._deep_reread_every
+        synced = {s.exchange_id for s in await SyncState.filter(watermark__not_isnull=True)}
+        recent = {row["exchange_id"] for row in await SyncRun.filter(
+            trigger="deep", status=SyncRunStatus.OK, finished_at__gte=since,
+        ).values("exchange_id")}
+        return [exchange.id for exchange in await Exchange.filter(enabled=True, data_source="api")
+                if exchange.id in synced and exchange.id not in recent]
+
+    async def close_interrupted_runs(self, exchange_id: str | None = None) -> int:
+        """Close the runs left "running" by a worker that died (services/sync/locks.py)."""
+        return await self._locks.close_interrupted_runs(exchange_id)
+
+    async def is_idle(self, exchange_id: str) -> bool:
+        """No run of this exchange is going on anywhere (nobody holds its lock)."""
+        return await self._locks.is_idle(exchange_id)
+
+    async def statuses(self) -> list[ExchangeStatusDTO]:
+        now = self._now()
+        states = {s.exchange_id: s for s in await SyncState.all()}
+        result = []
+        for exchange in await Exchange.all().order_by("position", "id"):
+            state = states.get(exchange.id)
+            last_run = await SyncRun.filter(exchange_id=exchange.id).exclude(
+                status=SyncRunStatus.RUNNING).order_by("-id").first()
+            deep = await SyncRun.filter(exchange_id=exchange.id, trigger="deep",
+                                        status=SyncRunStatus.OK).order_by("-id").first()
+            result.append(ExchangeStatusDTO(
+                exchange_id=exchange.id,
+                name=exchange.name,
+                status=exchange_status(
+                    enabled=exchange.enabled,
+                    interval=timedelta(minutes=exchange.sync_interval_minutes),
+                    last_run_failed=last_run is not None
+                    and last_run.status == SyncRunStatus.FAILED,
+                    last_success_at=state.last_success_at if state else None,
+                    now=now,
+                ),
+                last_success_at=state.last_success_at if state else None,
+                next_due_at=state.next_due_at if state else None,
+                last_error=last_run.error if last_run and last_run.error else None,
+                data_source=exchange.data_source,
+                last_deep_read_at=deep.finished_at if deep else None,
+                reread_days=self.reread_window(exchange.id).days,
+            ))
+        return result
+
+    # --- one run ------------------------------------------------------------------------
+
+    async def run(self, exchange_id: str, trigger: str = "cron") -> SyncOutcome:
+        exchange = await Exchange.get_or_none(id=exchange_id)
+        if exchange is None or not exchange.enabled:
+            return SyncOutcome(exchange_id, "skipped", error="disabled or unknown")
+        client = Tortoise.get_connection("default")
+        async with client.acquire_connection() as lock_connection:
+            lock_key = sync_lock_key(exchange_id)
+            if not await lock_connection.fetchval(
+                "SELECT pg_try_advisory_lock(hashtext($1))", lock_key
+            ):
+                return SyncOutcome(exchange_id, "skipped", error="already running")
+            try:
+                await self._locks.close_interrupted(exchange_id)
+                return await self._run_locked(exchange, trigger)
+            finally:
+                await lock_connection.execute("SELECT pg_advisory_unlock(hashtext($1))", lock_key)
+
+    async def _run_locked(self, exchange: Exchange, trigger: str) -> SyncOutcome:
+        now = self._now()
+        state, _ = await SyncState.get_or_create(exchange_id=exchange.id)
+        start = (state.watermark or now - self._first_lookback) - self.reread_window(exchange.id)
+        if trigger == "deep":
+            start = min(start, now - self._deep_reread)
+        run = await SyncRun.create(exchange_id=exchange.id, trigger=trigger,
+                                   window_start=start, window_end=now)
+        started = time.perf_counter()
+        source = self._sources(exchange.id)
+        try:
+            if source is None:
+                raise AuthError(f"no API credentials configured for {exchange.id}")
+            rows = await source.fetch_commissions(start, now)
+            counts = await store_rows(rows, RecordOrigin.API, run, now, exchange)
+            verified_uids, rejected = await self._uids.verify(exchange, source)
+        except ExchangeError as exc:
+            return await self._fail(run, state, exchange, exc, now)
+        finally:
+            if source is not None:
+                await source.close()
+            SYNC_SECONDS.labels(exchange.id).observe(time.perf_counter() - started)
+        await self._uids.detect_first_trades(exchange)
+        SYNC_TOTAL.labels(exchange.id, "ok").inc()
+        LAST_SYNC.labels(exchange.id).set(now.timestamp())
+        VOLUME_USD.labels(exchange.id).inc(float(counts.new_volume_usdt))
+        log.info("sync %s: %d rows, %d new, %d changed, %d verified, %d rejected",
+                 exchange.id, counts.seen, counts.new, counts.changed, len(verified_uids),
+                 rejected)
+        return SyncOutcome(exchange.id, "ok", run.id, counts.seen, counts.new, counts.changed,
+                           len(verified_uids), rejected, window_start=start,
+                           verified_uids=tuple(verified_uids))
+
+    async def _fail(self, run: SyncRun, state: SyncState, exchange: Exchange,
+                    error: ExchangeError, now: datetime) -> SyncOutcome:
+        kind = error_class(error)
+        message = str(error)[:2000]
+        run.status = SyncRunStatus.FAILED
+        run.error_class = kind
+        run.error = message
+        run.finished_at = self._now()
+        await run.save()
+        # Try again at the next tick for a passing fault, at the normal interval otherwise.
+        retry_in = (timedelta(minutes=5) if kind in ("temporary", "rate_limited")
+                    else timedelta(minutes=exchange.sync_interval_minutes))
+        state.last_attempt_at = now
+        state.next_due_at = now + retry_in
+        await state.save()
+        SYNC_TOTAL.labels(exchange.id, "failed").inc()
+        log.warning("sync %s failed (%s): %s", exchange.id, kind, message)
+        return SyncOutcome(exchange.id, "failed", run.id, error_class=kind, error=message)
+
+    # --- CSV ----------------------------------------------------------------------------
+
+    async def import_csv(
+        self, exchange_id: str, text: str, fmt: str = "generic", *, dry_run: bool,
+        actor_id: int | None = None,
+    ) -> CsvImportOutcome:
+        """Import an affiliate-portal export (services/sync/csv_imports.py)."""
+        return await self._csv.import_csv(exchange_id, text, fmt, dry_run=dry_run,
+                                          actor_id=actor_id)

@@ -1,0 +1,47 @@
+"""Exchange status for operators and traders (seed 000 §3: OK / Lag / Error / Disabled)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+DEFAULT_REREAD_DAYS = 3
+
+
+class ExchangeStatus(StrEnum):
+    """Seed 000 §3: OK < 2× the interval since the last good sync; Lag < 3×; else Error."""
+
+    OK = "ok"
+    LAG = "lag"
+    ERROR = "error"
+    DISABLED = "disabled"
+
+
+@dataclass(frozen=True)
+class ExchangeStatusDTO:
+    exchange_id: str
+    name: str
+    status: ExchangeStatus
+    last_success_at: datetime | None
+    next_due_at: datetime | None
+    last_error: str | None
+    data_source: str = "api"
+    last_deep_read_at: datetime | None = None
+    reread_days: int = DEFAULT_REREAD_DAYS
+
+
+def exchange_status(
+    *, enabled: bool, interval: timedelta, last_run_failed: bool | None,
+    last_success_at: datetime | None, now: datetime,
+) -> ExchangeStatus:
+    if not enabled:
+        return ExchangeStatus.DISABLED
+    if last_run_failed or last_success_at is None:
+        return ExchangeStatus.ERROR
+    age = now - last_success_at
+    if age < 2 * interval:
+        return ExchangeStatus.OK
+    if age < 3 * interval:
+        return ExchangeStatus.LAG
+    return ExchangeStatus.ERROR
