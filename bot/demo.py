@@ -106,8 +106,8 @@ async def demo(port: int | None = None, base: Settings | None = None) -> AsyncIt
         catalog = ExchangeCatalog()
         await seed_reference_data(catalog)
         await catalog.set_sync_interval(DEMO_SYNC_MINUTES, data_source=DataSource.API)
-        # Bybit reports volume, not our commission: the demo estimates it (an admin would set
-        # this with /estimate in the admin chat).
+        # Bybit reports our commission per coin; should a day come without it (the adapter's
+        # volume-only fallback), this estimate values it (an admin sets it with /estimate).
         await RateService().set_estimate_rate("bybit", EstimateBasis.VOLUME,
                                               DEMO_BYBIT_ESTIMATE, valid_from=date(2020, 1, 1))
         state = StubState()
