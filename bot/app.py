@@ -200,7 +200,9 @@ class Infrastructure:
             self.embedded.stop()
 
 
-async def open_infrastructure(settings: Settings, *, migrate: bool = False) -> Infrastructure:
+async def open_infrastructure(
+    settings: Settings, *, migrate: bool = False, pool_max: int = 20,
+) -> Infrastructure:
     embedded: EmbeddedServices | None = None
     database_url, redis_url = settings.database_url, settings.redis_url
     if database_url is None or redis_url is None:
@@ -216,6 +218,6 @@ async def open_infrastructure(settings: Settings, *, migrate: bool = False) -> I
     await db.ensure_database(database_url)
     if migrate:
         await db.migrate(database_url)
-    await db.open_database(database_url)
+    await db.open_database(database_url, pool_max=pool_max)
     redis = Redis.from_url(redis_url)
     return Infrastructure(database_url, redis_url, redis, embedded)

@@ -37,9 +37,13 @@ DELIVERY_SECONDS = set(range(0, 60, 5))
 DELIVERY_BUDGET_SECONDS = 4.0
 # Longest expected runs: a first sync or deep re-read of one exchange (tens of rate-limited
 # calls per day read), a booking walk over a million records (about two minutes).
-SYNC_TIMEOUT_SECONDS = 900
+SYNC_TIMEOUT_SECONDS = 1800
 ACCRUAL_TIMEOUT_SECONDS = 900
 ORPHAN_AFTER = timedelta(seconds=5)
+MAX_JOBS = 10
+# A sync job holds up to four connections at once (its job lock, its run lock or the booking
+# walk's reader and writer, and a query): enough for MAX_JOBS of them, so none waits on another.
+WORKER_POOL_MAX = 4 * MAX_JOBS
 # A record stored less than this long ago may be being booked right now: not yet "unbooked".
 BOOKING_GRACE = timedelta(minutes=15)
 
@@ -60,14 +64,17 @@ async def sync_exchange(ctx: dict[str, Any], exchange_id: str, trigger: str = "c
     A scheduled job that is retried after its worker died skips the sync when another run has
     done it meanwhile, and still books."""
     services: Services = ctx["services"]
-    if trigger == "cron" and exchange_id not in await services.sync.due():
-        result = f"{exchange_id}: not due"
-    else:
-        outcome = await services.sync.run(exchange_id, trigger)
-        result = f"{exchange_id}: {outcome.status} {outcome.error_class or ''}".rstrip()
-        if outcome.status == "ok":
-            result += f", {outcome.records_new} new, {outcome.records_changed} changed"
-    booked = await services.rebates.accrue_all(scope=RecordScope(exchange_id=exchange_id))
+    async with services.sync.job(exchange_id) as ours:
+        if not ours:
+            return f"{exchange_id}: another worker's job is on it"
+        if trigger == "cron" and exchange_id not in await services.sync.due():
+            result = f"{exchange_id}: not due"
+        else:
+            outcome = await services.sync.run(exchange_id, trigger)
+            result = f"{exchange_id}: {outcome.status} {outcome.error_class or ''}".rstrip()
+            if outcome.status == "ok":
+                result += f", {outcome.records_new} new, {outcome.records_changed} changed"
+        booked = await services.rebates.accrue_all(scope=RecordScope(exchange_id=exchange_id))
     return f"{result}, {booked.entries} ledger entries"
 
 
@@ -84,7 +91,7 @@ async def book_unbooked(ctx: dict[str, Any]) -> str:
     cheap when there is nothing to book)."""
     services: Services = ctx["services"]
     booked = await services.rebates.accrue_all()
-    return f"{booked.entries} ledger entries, {booked.waiting} waiting for an estimate rate"
+    return f"{booked.entries} ledger entries, {booked.waiting} records that cannot be valued yet"
 
 
 async def check_ledger(ctx: dict[str, Any]) -> str:
@@ -122,10 +129,9 @@ async def sync_tick(ctx: dict[str, Any]) -> list[str]:
     due = await services.sync.due()
     deep = set(await services.sync.deep_read_due())
     for exchange_id in due:
-        # A deep re-read is a sync too: it takes the place of the regular one.
+        # A deep re-read takes the place of a due regular sync, never adds one: a failing
+        # one backs off like any failed sync (next_due_at) instead of repeating every tick.
         await enqueue_sync(redis, prefix, exchange_id, "deep" if exchange_id in deep else "cron")
-    for exchange_id in sorted(deep - set(due)):
-        await enqueue_sync(redis, prefix, exchange_id, "deep")
     return due
 
 
@@ -133,12 +139,11 @@ async def recover_orphaned_syncs(ctx: dict[str, Any]) -> list[str]:
     """Free the sync jobs whose worker died, so that they run again now.
 
     arq keeps a started job's in-progress key until it expires (the longest job timeout plus
-    10 s); until then no worker runs the job again, and its id refuses a new "sync now". For a
-    sync, the exchange's advisory lock tells whether anyone still runs it: when nobody holds it
-    and the key is older than ORPHAN_AFTER (a job takes the lock within milliseconds of its
-    start), the key is removed and arq retries the job at once. Should the job still be alive
-    after its sync (booking, which needs no lock), the retry only books alongside it: booking
-    is serialised per batch and idempotent.
+    10 s); until then no worker runs the job again, and its id refuses a new "sync now". A
+    live sync job holds the exchange's job lock (SyncService.job) from its first milliseconds
+    to its end, booking included, and the database drops it with a dead worker's connection:
+    when nobody holds it and the key is older than ORPHAN_AFTER, the key is removed and arq
+    retries the job at once.
     """
     redis: ArqRedis = ctx["redis"]
     services: Services = ctx["services"]
@@ -228,9 +233,7 @@ def build_worker(settings: Settings, infra: Infrastructure, *, burst: bool = Fal
         if "bot" in ctx:
             await ctx["bot"].session.close()
 
-    ctx: dict[str, Any] = {}
     worker = Worker(
-        ctx=ctx,
         functions=worker_functions(),
         cron_jobs=cron_jobs(),
         queue_name=queue_name(settings.redis_prefix),
@@ -239,17 +242,18 @@ def build_worker(settings: Settings, infra: Infrastructure, *, burst: bool = Fal
         on_shutdown=on_shutdown,
         burst=burst,
         handle_signals=False,
-        max_jobs=10,
+        max_jobs=MAX_JOBS,
         # A job that was running when a worker died is retried (jobs are idempotent).
         max_tries=5,
     )
-    ctx["in_progress_ttl_ms"] = int(worker.in_progress_timeout_s * 1000)
+    # arq keeps its own ctx dict (an empty one passed in would be replaced): set it on that.
+    worker.ctx["in_progress_ttl_ms"] = int(worker.in_progress_timeout_s * 1000)
     return worker
 
 
 def run_worker(settings: Settings) -> None:
     async def main() -> None:
-        infra = await open_infrastructure(settings)
+        infra = await open_infrastructure(settings, pool_max=WORKER_POOL_MAX)
         worker = build_worker(settings, infra)
         task = asyncio.create_task(worker.async_run())
         try:

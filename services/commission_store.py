@@ -4,7 +4,10 @@ The rows go to PostgreSQL with COPY into a temporary staging table and one INSER
 a row not seen before is inserted (revision 1); a row whose numbers changed gets them with
 revision + 1, after its previous version was copied into commission_revisions; an unchanged row
 is left alone. Re-reading an overlapping window therefore changes nothing, and history is never
-overwritten silently. This is the hot path of the sync (bench/bench_ingest.py).
+overwritten silently. A report that lacks the commission (Bybit's volume-only fallback, a CSV
+without the column) never erases one already known: the commission, its USDT value and its
+rate are kept, while the volume and fee it does carry are taken. This is the hot path of the
+sync (bench/bench_ingest.py).
 """
 
 from __future__ import annotations
@@ -31,10 +34,22 @@ VALUE_COLUMNS = (
 )
 
 
+# Kept from the stored record when a report does not carry them (NULL in the new row).
+KEPT_WHEN_MISSING = ("commission", "commission_usdt", "rate_to_usdt")
+
+
+def _incoming(column: str, old: str, new: str) -> str:
+    """SQL: the value the upsert stores for ``column`` of an existing record ``old`` given the
+    report's row ``new``."""
+    if column in KEPT_WHEN_MISSING:
+        return f"coalesce({new}.{column}, {old}.{column})"
+    return f"{new}.{column}"
+
+
 def _differs(old: str, new: str) -> str:
-    """SQL: the values of table alias ``old`` and ``new`` differ (NULL-safe)."""
+    """SQL: storing row ``new`` would change record ``old`` (NULL-safe)."""
     old_values = ", ".join(f"{old}.{c}" for c in VALUE_COLUMNS)
-    new_values = ", ".join(f"{new}.{c}" for c in VALUE_COLUMNS)
+    new_values = ", ".join(_incoming(c, old, new) for c in VALUE_COLUMNS)
     return f"({old_values}) IS DISTINCT FROM ({new_values})"
 
 
@@ -63,7 +78,7 @@ WITH upserted AS (
         ({", ".join(COLUMNS)}, revision, first_seen_at, updated_at)
     SELECT {", ".join(COLUMNS)}, 1, now(), now() FROM commission_staging
     ON CONFLICT (source_key) DO UPDATE SET
-        {", ".join(f"{c} = EXCLUDED.{c}" for c in VALUE_COLUMNS)},
+        {", ".join(f"{c} = {_incoming(c, 'r', 'EXCLUDED')}" for c in VALUE_COLUMNS)},
         origin = EXCLUDED.origin, revision = r.revision + 1, updated_at = now()
     WHERE {_differs("r", "EXCLUDED")}
     RETURNING r.revision, r.volume_usdt

@@ -16,7 +16,7 @@ own) is filed under the day asked for.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from exchanges.adapters.ccxt_base import (
@@ -30,6 +30,7 @@ from exchanges.base import Capabilities, CommissionRow, Invitee, make_row
 from exchanges.errors import PermanentError
 
 PAGE_LIMIT = 100
+OLDEST_CUSTOM_BEGIN = timedelta(days=180)  # documented bound of a custom period
 CATEGORIES = {"SPOT": "spot", "DERIVATIVE": "futures", "BSC": "bsc"}
 NOT_INVITEE = "51621"  # "The user isn't your invitee" (not in ccxt's table; unverified live)
 
@@ -76,7 +77,10 @@ class OkxSource(CcxtSource):
 
     async def fetch_commissions(self, start: datetime, end: datetime) -> list[CommissionRow]:
         rows = []
-        for day in days(start, end):
+        # OKX answers a custom period only from 180 days ago (begin ≥ now − 180 d): older days
+        # are skipped rather than failing the whole read.
+        oldest = (datetime.now(UTC) - OLDEST_CUSTOM_BEGIN).date() + timedelta(days=1)
+        for day in days(max(start, datetime.combine(oldest, time(), tzinfo=UTC)), end):
             for category, product in CATEGORIES.items():
                 params = {
                     "periodType": "custom",

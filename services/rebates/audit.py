@@ -4,9 +4,12 @@ The ledger's own invariant check (services/ledger/invariants.py) proves the ledg
 itself; it cannot see a record that was never booked. This one compares the ledger with the
 commission records it was booked from:
 
-- unbooked: records of verified accounts that carry a commission but have no accrual for their
-  current revision, older than a grace period (so a sync that is booking right now is not
-  counted). Records without a commission wait for an estimate rate: counted apart, not a failure.
+- unbooked: records of verified accounts, older than a grace period (so a sync that is booking
+  right now is not counted), that carry a commission but have no accrual, or whose accrual is
+  for an older revision. Records never booked that have no commission wait for an estimate
+  rate: counted apart, not a failure.
+- unpriced: records with a commission in a coin but no USDT value (no rate was found): no
+  estimate can value them, so they are a failure of their own, not "waiting".
 - commission received: per exchange, the commission credited to its receivable account by
   accrual entries equals the gross of its accruals; and the final (not estimated) gross equals
   the sum of the stored commission of the records booked at their current revision.
@@ -32,8 +35,9 @@ COMMISSION_GAP = Gauge("rebate_commission_gap_usdt",
 @dataclass(frozen=True)
 class ExchangeBooks:
     exchange_id: str
-    unbooked: int  # records with a commission and no accrual for their revision (past grace)
+    unbooked: int  # records not booked at their revision (past grace; see the module text)
     waiting: int  # records without a commission and without an accrual: need an estimate rate
+    unpriced: int  # a commission in a coin without its USDT value
     stored_final: Decimal  # Σ commission_usdt of records booked (not estimated) at their revision
     booked_final: Decimal  # Σ gross of those records' accruals
     accrued_final: Decimal  # Σ gross of all the exchange's accruals, not estimated …
@@ -45,6 +49,8 @@ class ExchangeBooks:
         found = []
         if self.unbooked:
             found.append(f"{self.unbooked} records not booked")
+        if self.unpriced:
+            found.append(f"{self.unpriced} records without a USDT rate")
         if self.stored_final != self.booked_final:
             found.append(f"final commission stored {self.stored_final} ≠ booked "
                          f"{self.booked_final}")
@@ -69,10 +75,13 @@ class BooksReport:
 
 _RECORDS_SQL = """
 SELECT r.exchange_id,
-       count(*) FILTER (WHERE r.commission_usdt IS NOT NULL
-                        AND (b.id IS NULL OR b.revision < r.revision)
-                        AND r.updated_at < $1) AS unbooked,
-       count(*) FILTER (WHERE r.commission_usdt IS NULL AND b.id IS NULL) AS waiting,
+       count(*) FILTER (WHERE r.updated_at < $1
+                        AND ((b.id IS NULL AND r.commission_usdt IS NOT NULL)
+                             OR b.revision < r.revision)) AS unbooked,
+       count(*) FILTER (WHERE r.commission_usdt IS NULL AND r.commission IS NULL
+                        AND b.id IS NULL) AS waiting,
+       count(*) FILTER (WHERE r.commission IS NOT NULL AND r.commission_usdt IS NULL)
+           AS unpriced,
        coalesce(sum(r.commission_usdt) FILTER (WHERE b.revision = r.revision
                                                 AND NOT b.estimated), 0) AS stored_final,
        coalesce(sum(b.gross) FILTER (WHERE b.revision = r.revision AND NOT b.estimated), 0)
@@ -118,6 +127,7 @@ async def check_books(*, now: datetime, grace: timedelta = timedelta(minutes=30)
             exchange_id=exchange_id,
             unbooked=row["unbooked"] if row else 0,
             waiting=row["waiting"] if row else 0,
+            unpriced=row["unpriced"] if row else 0,
             stored_final=row["stored_final"] if row else zero,
             booked_final=row["booked_final"] if row else zero,
             accrued_final=booked["final"] if booked else zero,

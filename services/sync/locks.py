@@ -8,10 +8,12 @@ is free belongs to a worker that died (SIGKILL, OOM, a lost host): it is closed 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 
 from tortoise import Tortoise
+from tortoise.expressions import Q
 
 from services.models import SyncRun, SyncRunStatus
 
@@ -20,8 +22,19 @@ log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted"  # error_class of a run whose worker died
 
 
+# A CSV import takes no lock (it is no exchange run); its "running" row is closed only when
+# it is older than any import could take.
+CSV_IMPORT_LONGEST = timedelta(hours=1)
+
+
 def sync_lock_key(exchange_id: str) -> str:
+    """Held for one run of the exchange's sync (SyncService.run)."""
     return f"sync:{exchange_id}"
+
+
+def job_lock_key(exchange_id: str) -> str:
+    """Held for a whole worker job of the exchange: its sync and the booking after it."""
+    return f"sync-job:{exchange_id}"
 
 
 class RunLocks:
@@ -50,23 +63,38 @@ class RunLocks:
                     await connection.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
         return closed
 
-    async def is_idle(self, exchange_id: str) -> bool:
-        """No run of this exchange is going on anywhere (nobody holds its lock)."""
+    @asynccontextmanager
+    async def holding(self, key: str) -> AsyncIterator[bool]:
+        """Try to take advisory lock ``key`` for the block, on a connection of its own; yields
+        whether it was taken (False: someone else holds it)."""
         client = Tortoise.get_connection("default")
         async with client.acquire_connection() as connection:
-            key = sync_lock_key(exchange_id)
-            if not await connection.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
-                return False
-            await connection.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
-            return True
+            held = bool(await connection.fetchval("SELECT pg_try_advisory_lock(hashtext($1))",
+                                                  key))
+            try:
+                yield held
+            finally:
+                if held:
+                    await connection.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
+
+    async def is_idle(self, exchange_id: str) -> bool:
+        """No job and no run of this exchange is going on anywhere (nobody holds either)."""
+        for key in (job_lock_key(exchange_id), sync_lock_key(exchange_id)):
+            async with self.holding(key) as free:
+                if not free:
+                    return False
+        return True
 
     async def close_interrupted(self, exchange_id: str) -> int:
         """Under the exchange's lock: every run still "running" belongs to a dead worker."""
-        closed = await SyncRun.filter(exchange_id=exchange_id,
-                                      status=SyncRunStatus.RUNNING).update(
-            status=SyncRunStatus.FAILED, error_class=INTERRUPTED, finished_at=self._now(),
-            error="the worker stopped during this run (killed or restarted); nothing of it "
-                  "was stored, the next run reads its window again",
+        now = self._now()
+        closed = await SyncRun.filter(
+            Q(trigger__not="csv") | Q(started_at__lt=now - CSV_IMPORT_LONGEST),
+            exchange_id=exchange_id, status=SyncRunStatus.RUNNING,
+        ).update(
+            status=SyncRunStatus.FAILED, error_class=INTERRUPTED, finished_at=now,
+            error="the worker stopped during this run (killed, restarted or timed out); "
+                  "nothing of it was stored, the next run reads its window again",
         )
         if closed:
             log.warning("sync %s: closed %d run(s) left running by a dead worker",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -16,7 +17,7 @@ from services.events import EventService
 from services.models import Exchange, RecordOrigin, SyncRun, SyncRunStatus, SyncState
 from services.notifications import NotificationService
 from services.sync.csv_imports import CsvImports
-from services.sync.locks import RunLocks, sync_lock_key
+from services.sync.locks import RunLocks, job_lock_key, sync_lock_key
 from services.sync.outcomes import CsvImportOutcome, SyncOutcome, error_class
 from services.sync.status import (
     DEFAULT_REREAD_DAYS,
@@ -98,8 +99,14 @@ class SyncService:
         return await self._locks.close_interrupted_runs(exchange_id)
 
     async def is_idle(self, exchange_id: str) -> bool:
-        """No run of this exchange is going on anywhere (nobody holds its lock)."""
+        """No job and no run of this exchange is going on anywhere."""
         return await self._locks.is_idle(exchange_id)
+
+    def job(self, exchange_id: str) -> AbstractAsyncContextManager[bool]:
+        """Hold the exchange for a whole worker job (its sync and the booking after it), so
+        that a job that is alive is never taken for one whose worker died; yields False when
+        another job holds it."""
+        return self._locks.holding(job_lock_key(exchange_id))
 
     async def statuses(self) -> list[ExchangeStatusDTO]:
         now = self._now()
@@ -168,6 +175,11 @@ class SyncService:
             verified_uids, rejected = await self._uids.verify(exchange, source)
         except ExchangeError as exc:
             return await self._fail(run, state, exchange, exc, now)
+        except Exception as exc:  # a bug or a database error: recorded, then raised
+            await SyncRun.filter(id=run.id, status=SyncRunStatus.RUNNING).update(
+                status=SyncRunStatus.FAILED, error_class="internal", finished_at=self._now(),
+                error=f"{type(exc).__name__}: {exc}"[:2000])
+            raise
         finally:
             if source is not None:
                 await source.close()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from tortoise import Tortoise
+
 from bot.worker import BOOKING_GRACE, check_ledger
 from services.ledger import AccountRef, Ledger, Leg
 from services.models import Notification
@@ -79,3 +81,40 @@ async def test_the_ledger_check_alerts_on_unbooked_records(db: str, services, se
     assert result.startswith("FAILED") and "okx: 1 records not booked" in result
     alert = await Notification.get(kind="ledger_alert")
     assert "okx: 1 records not booked" in alert.params["failing"]
+
+
+async def test_a_report_without_the_commission_never_erases_it(db: str) -> None:
+    """Bybit's volume-only fallback after a read with commissionsVol: the known commission stays
+    (else the day would be re-estimated from its volume beside its coin rows: counted twice)."""
+    from exchanges.base import make_row
+    from services.commission_store import upsert_rows
+    from services.models import CommissionRecord, RecordOrigin
+
+    client = Tortoise.get_connection("default")
+    real = make_row("bybit", "123456789", DAY, "all", volume=D("1000"), fee=None,
+                    commission=D("0.4"))
+    fallback = make_row("bybit", "123456789", DAY, "all", volume=D("1000"), fee=None,
+                        commission=None)
+    async with client.acquire_connection() as conn, conn.transaction():
+        await upsert_rows([real], RecordOrigin.API, connection=conn)
+    async with client.acquire_connection() as conn, conn.transaction():
+        counts = await upsert_rows([fallback], RecordOrigin.API, connection=conn)
+    assert counts.changed == 0
+    record = await CommissionRecord.get(source_key=real.source_key)
+    assert (record.commission_usdt, record.revision) == (D("0.4"), 1)
+    louder = make_row("bybit", "123456789", DAY, "all", volume=D("1500"), fee=None,
+                      commission=None)
+    async with client.acquire_connection() as conn, conn.transaction():
+        assert (await upsert_rows([louder], RecordOrigin.API, connection=conn)).changed == 1
+    record = await CommissionRecord.get(source_key=real.source_key)
+    assert (record.volume, record.commission_usdt, record.revision) == (D("1500"), D("0.4"), 2)
+
+
+async def test_a_commission_without_its_usdt_value_is_a_problem(db: str) -> None:
+    _, uid = await make_trader("bybit")
+    record = await put_record("bybit", uid, DAY, commission=D("0.001"), product="all")
+    await scalar("UPDATE commission_records SET currency = 'BTC', rate_to_usdt = NULL, "
+                 "commission_usdt = NULL WHERE id = $1", record.id)
+    bybit = books_of(await check_books(now=LATER), "bybit")
+    assert (bybit.unpriced, bybit.waiting) == (1, 0)
+    assert "1 records without a USDT rate" in bybit.problems

@@ -134,3 +134,51 @@ async def test_an_orphaned_sync_job_is_freed_and_a_live_one_is_not(
         for key in keys.values():
             await redis.delete(key)
     assert sorted(survivors) == ["bybit", "mexc"]
+
+
+async def test_the_sync_tick_runs_on_a_real_workers_context(
+    db: str, redis: Redis, redis_prefix: str, tmp_path: Any,
+) -> None:
+    """arq keeps its own ctx: what build_worker puts there must be in the one jobs get."""
+    from arq import create_pool
+    from arq.connections import RedisSettings
+
+    from bot.app import Infrastructure
+    from bot.worker import build_worker, sync_tick
+    from tests.conftest import TEST_REDIS_URL
+
+    settings = load_settings({"SECRET_KEY": "k", "DATA_DIR": str(tmp_path),
+                              "REDIS_PREFIX": redis_prefix})
+    worker = build_worker(settings, Infrastructure(db, TEST_REDIS_URL, redis), burst=True)
+    pool = await create_pool(RedisSettings.from_dsn(TEST_REDIS_URL))
+    assert worker.on_startup is not None and worker.on_shutdown is not None
+    await worker.on_startup(worker.ctx)
+    try:
+        worker.ctx["redis"] = pool
+        due = await sync_tick(worker.ctx)
+        assert "okx" in due  # never synced: due, and queued
+        queued = await pool.queued_jobs(queue_name=f"{redis_prefix}:queue")
+        assert ("sync_exchange", ("okx", "cron")) in {(j.function, j.args) for j in queued}
+    finally:
+        await worker.on_shutdown(worker.ctx)
+        await pool.delete(f"{redis_prefix}:queue")
+        async for key in pool.scan_iter(match=f"arq:job:{redis_prefix}:*"):
+            await pool.delete(key)
+        await pool.aclose()
+
+
+async def test_a_live_job_is_not_idle_and_a_live_csv_import_is_not_closed(
+    sync: SyncService,
+) -> None:
+    async with sync.job("okx") as ours:
+        assert ours
+        assert not await sync.is_idle("okx")
+        async with sync.job("okx") as again:
+            assert not again  # another job of the same exchange is refused
+    assert await sync.is_idle("okx")
+    importing = await SyncRun.create(exchange_id="okx", trigger="csv")
+    assert await sync.close_interrupted_runs() == 0
+    assert (await SyncRun.get(id=importing.id)).status == SyncRunStatus.RUNNING
+    await SyncRun.filter(id=importing.id).update(
+        started_at=datetime.now(UTC) - timedelta(hours=2))
+    assert await sync.close_interrupted_runs() == 1
