@@ -68,7 +68,9 @@ async def sync_exchange(ctx: dict[str, Any], exchange_id: str, trigger: str = "c
         if not ours:
             return f"{exchange_id}: another worker's job is on it"
         if trigger == "cron" and exchange_id not in await services.sync.due():
-            result = f"{exchange_id}: not due"
+            # Retried after its worker died, and the sync was done: finish what followed it.
+            verified = await services.sync.verify_from_records()
+            result = f"{exchange_id}: not due, {verified} UIDs verified from its records"
         else:
             outcome = await services.sync.run(exchange_id, trigger)
             result = f"{exchange_id}: {outcome.status} {outcome.error_class or ''}".rstrip()
@@ -90,8 +92,10 @@ async def book_unbooked(ctx: dict[str, Any]) -> str:
     current version, whichever job should have booked it (a safety net under sync and import:
     cheap when there is nothing to book)."""
     services: Services = ctx["services"]
+    verified = await services.sync.verify_from_records()
     booked = await services.rebates.accrue_all()
-    return f"{booked.entries} ledger entries, {booked.waiting} records that cannot be valued yet"
+    return (f"{verified} UIDs verified, {booked.entries} ledger entries, "
+            f"{booked.waiting} records that cannot be valued yet")
 
 
 async def check_ledger(ctx: dict[str, Any]) -> str:
@@ -243,6 +247,9 @@ def build_worker(settings: Settings, infra: Infrastructure, *, burst: bool = Fal
         burst=burst,
         handle_signals=False,
         max_jobs=MAX_JOBS,
+        # No results are read, and a kept one (arq's default: an hour, also for a job that
+        # ran out of tries) would refuse a new job with the same id for as long.
+        keep_result=0,
         # A job that was running when a worker died is retried (jobs are idempotent).
         max_tries=5,
     )

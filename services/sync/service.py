@@ -14,7 +14,15 @@ from tortoise import Tortoise
 from exchanges.base import AffiliateSource
 from exchanges.errors import AuthError, ExchangeError
 from services.events import EventService
-from services.models import Exchange, RecordOrigin, SyncRun, SyncRunStatus, SyncState
+from services.models import (
+    AccountStatus,
+    Exchange,
+    ExchangeAccount,
+    RecordOrigin,
+    SyncRun,
+    SyncRunStatus,
+    SyncState,
+)
 from services.notifications import NotificationService
 from services.sync.csv_imports import CsvImports
 from services.sync.locks import RunLocks, job_lock_key, sync_lock_key
@@ -137,6 +145,18 @@ class SyncService:
                 reread_days=self.reread_window(exchange.id).days,
             ))
         return result
+
+    async def verify_from_records(self) -> int:
+        """Verify the pending UIDs that stored records already show (no exchange call, and no
+        rejection: that needs the exchange's own answer). A worker that died after a run
+        stored its rows and before it verified leaves such UIDs until the next run is due."""
+        verified = 0
+        pending = {row["exchange_id"] for row in await ExchangeAccount.filter(
+            status=AccountStatus.PENDING).values("exchange_id")}
+        for exchange in await Exchange.filter(id__in=pending):
+            uids, _ = await self._uids.verify(exchange, None, reject=False)
+            verified += len(uids)
+        return verified
 
     # --- one run ------------------------------------------------------------------------
 

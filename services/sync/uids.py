@@ -32,10 +32,10 @@ class UidChecks:
         self._now = clock
 
     async def verify(
-        self, exchange: Exchange, source: AffiliateSource | None
+        self, exchange: Exchange, source: AffiliateSource | None, *, reject: bool = True,
     ) -> tuple[list[str], int]:
         """Pending UIDs found among our invitees (or in the commission records) become
-        verified; those not found within uid_reject_after become rejected."""
+        verified; with ``reject``, those not found within uid_reject_after become rejected."""
         pending = await ExchangeAccount.filter(exchange_id=exchange.id,
                                                status=AccountStatus.PENDING)
         if not pending:
@@ -59,7 +59,7 @@ class UidChecks:
             if account.uid in found:
                 if await self._resolve(account, exchange, AccountStatus.VERIFIED, now):
                     verified.append(account.uid)
-            elif now - account.created_at >= self._uid_reject_after:
+            elif reject and now - account.created_at >= self._uid_reject_after:
                 rejected += await self._resolve(account, exchange, AccountStatus.REJECTED, now,
                                                 reason="not_found")
         return verified, rejected

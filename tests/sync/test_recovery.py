@@ -182,3 +182,24 @@ async def test_a_live_job_is_not_idle_and_a_live_csv_import_is_not_closed(
     await SyncRun.filter(id=importing.id).update(
         started_at=datetime.now(UTC) - timedelta(hours=2))
     assert await sync.close_interrupted_runs() == 1
+
+
+async def test_uids_shown_by_stored_records_are_verified_without_a_run(
+    sync: SyncService,
+) -> None:
+    """A worker killed after a run stored its rows and before it verified: the records show the
+    UID, so it is verified from them; a UID they do not show is left pending (never rejected
+    without the exchange's own answer)."""
+    from services.models import AccountStatus, ExchangeAccount, User
+    from tests.ledger.helpers import put_record
+
+    await User.create(id=990_001, first_name="a")
+    await User.create(id=990_002, first_name="b")
+    shown = await ExchangeAccount.create(user_id=990_001, exchange_id="okx", uid="123456789")
+    unseen = await ExchangeAccount.create(user_id=990_002, exchange_id="okx", uid="987654321")
+    await ExchangeAccount.filter(id=unseen.id).update(
+        created_at=datetime.now(UTC) - timedelta(days=30))
+    await put_record("okx", "123456789", datetime.now(UTC).date(), commission=Decimal("1"))
+    assert await sync.verify_from_records() == 1
+    assert (await ExchangeAccount.get(id=shown.id)).status == AccountStatus.VERIFIED
+    assert (await ExchangeAccount.get(id=unseen.id)).status == AccountStatus.PENDING
