@@ -63,3 +63,29 @@ async def bot_process(
                 except TimeoutError:
                     process.kill()
                     await process.wait()
+
+
+async def spawn_bot(
+    command: list[str], env: Mapping[str, str], log_file: Path,
+) -> asyncio.subprocess.Process:
+    """Start ``python -m bot <command>`` with exactly ``env`` (plus PATH), its output appended
+    to ``log_file``, without waiting for anything (the worker has no HTTP endpoint)."""
+    full_env = {"PATH": os.environ.get("PATH", ""), "PYTHONUNBUFFERED": "1", **env}
+    with log_file.open("ab") as log:  # the child keeps its own copy of the descriptor
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", *command, cwd=ROOT, env=full_env,
+            stdout=log, stderr=asyncio.subprocess.STDOUT,
+        )
+
+
+async def stop_process(process: asyncio.subprocess.Process, within: float = 30) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``within`` seconds."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), within)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+    await process.wait()
