@@ -522,6 +522,14 @@ async def assert_books(expected: Expected, kills: list[Kill]) -> None:
           f"({sum(1 for run in runs if run.exchange_id in EXCHANGE_IDS and run.status == 'ok')}"
           f" ok runs of {'/'.join(EXCHANGE_IDS)})")
 
+    # Only invitees without a single record may still be pending (see _PROBE's "pending").
+    pending = set(await ExchangeAccount.filter(status="pending").values_list(
+        "exchange_id", "uid"))
+    with_records = {(exchange_id, uid) for exchange_id, uid, _, _ in expected.records}
+    assert not pending & with_records, sorted(pending & with_records)
+    print(f"accounts still pending: {len(pending)} (invitees without any record: "
+          f"{len(set(expected.user_of) - with_records)})")
+
     # Balances against the independent sums.
     balances = {int(r["owner"]): r["balance"] for r in await rows(
         "SELECT owner, balance FROM ledger_accounts WHERE kind = 'trader_available'")}
