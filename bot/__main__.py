@@ -9,6 +9,7 @@ import sys
 
 from bot.lifecycle import wait_for_signal
 from bot.settings import SettingsError, load_settings
+from bot.stores import StoreUnreachable
 
 
 def _parse_args(argv: list[str]) -> argparse.Namespace:
@@ -71,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)  # noqa: T201
         return 2
+    except StoreUnreachable as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)  # noqa: T201
+        return 3
     except KeyboardInterrupt:
         return 130
     return 0

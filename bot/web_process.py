@@ -20,6 +20,8 @@ from bot.app import (
     resolve_secret_key,
 )
 from bot.settings import Settings, SettingsError
+from bot.watchdog import WorkerWatchdog
+from handlers.outage import OutageResponder
 from services.i18n import Catalog
 from webapp.app import WEBHOOK_PATH, WebDeps, create_web_app
 
@@ -37,6 +39,7 @@ class WebProcess:
         self.dispatcher: Dispatcher | None = None
         self._runner: web.AppRunner | None = None
         self._polling: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         settings = self.settings
@@ -63,6 +66,11 @@ class WebProcess:
         await self._runner.setup()
         await web.TCPSite(self._runner, settings.web_host, settings.web_port).start()
         log.info("web process listening on %s:%s", settings.web_host, settings.web_port)
+        if settings.admin_chat_id is not None:
+            watchdog = WorkerWatchdog(self.bot, self.infra.redis, self.redis_prefix,
+                                      settings.admin_chat_id,
+                                      i18n.translator(settings.default_locale))
+            self._watchdog = asyncio.create_task(watchdog.run())
         if settings.webhook_mode:
             await self.bot.set_webhook(f"{settings.public_url}{WEBHOOK_PATH}", secret_token=secret,
                                        drop_pending_updates=False)
@@ -73,11 +81,18 @@ class WebProcess:
             ))
 
     async def stop(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            await asyncio.gather(self._watchdog, return_exceptions=True)
+            self._watchdog = None
         if self._polling is not None and self.dispatcher is not None:
             if not self._polling.done():
                 await self.dispatcher.stop_polling()
             await asyncio.gather(self._polling, return_exceptions=True)
             self._polling = None
+        if self.dispatcher is not None:
+            outage: OutageResponder = self.dispatcher.workflow_data["outage_responder"]
+            await outage.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -25,6 +25,8 @@ from bot.app import (
 from bot.lifecycle import wait_for_signal
 from bot.outbox import OutboxDelivery, build_outbox
 from bot.settings import Settings
+from bot.supervisor import supervise_worker
+from services.health import HEARTBEAT_EVERY_SECONDS, write_heartbeat
 from services.i18n import Catalog
 from services.jobs import enqueue_sync, queue_name, sync_job_id
 from services.rebates import RecordScope
@@ -49,9 +51,10 @@ BOOKING_GRACE = timedelta(minutes=15)
 
 
 async def heartbeat(ctx: dict[str, Any]) -> str:
-    """Proves the worker is alive and can reach Redis."""
+    """Proves the worker's job loop runs and reaches Redis (read by /healthz and the web
+    process's watchdog, services/health.py)."""
     infra: Infrastructure = ctx["infra"]
-    await infra.redis.set(f"{ctx['settings'].redis_prefix}:worker:heartbeat", "1", ex=300)
+    await write_heartbeat(infra.redis, ctx["settings"].redis_prefix)
     return "ok"
 
 
@@ -205,7 +208,8 @@ def cron_jobs() -> list[Any]:
         # Every 15 s: what is due is queued within seconds, and so is a sync whose worker died.
         cron(sync_tick, name="sync_tick", second={0, 15, 30, 45}, run_at_startup=True,
              unique=True),
-        cron(heartbeat, name="heartbeat_tick", second={0, 30}),
+        cron(heartbeat, name="heartbeat_tick", run_at_startup=True,
+             second=set(range(0, 60, HEARTBEAT_EVERY_SECONDS))),
         cron(send_digests, name="send_digests", hour=8, minute=0, second=0, unique=True),
         cron(book_unbooked, name="book_unbooked", minute=set(range(5, 60, 10)), second=15,
              run_at_startup=True, unique=True, timeout=ACCRUAL_TIMEOUT_SECONDS),
@@ -223,7 +227,8 @@ def build_worker(settings: Settings, infra: Infrastructure, *, burst: bool = Fal
         ctx["services"] = build_services(settings, resolve_secret_key(settings))
         await ctx["services"].events.start()
         if settings.bot_token is not None:
-            ctx["bot"] = create_bot(settings)
+            # No waiting inside a send: the outbox reschedules a 429'd notification itself.
+            ctx["bot"] = create_bot(settings, retry_after_429=False)
             ctx["outbox"] = build_outbox(
                 ctx["bot"], ctx["services"].notifications,
                 Catalog.load(default_locale=settings.default_locale), infra.redis,
@@ -261,14 +266,11 @@ def build_worker(settings: Settings, infra: Infrastructure, *, burst: bool = Fal
 def run_worker(settings: Settings) -> None:
     async def main() -> None:
         infra = await open_infrastructure(settings, pool_max=WORKER_POOL_MAX)
-        worker = build_worker(settings, infra)
-        task = asyncio.create_task(worker.async_run())
+        stop = asyncio.create_task(wait_for_signal())
         try:
-            await wait_for_signal()
+            await supervise_worker(lambda: build_worker(settings, infra), infra.redis, stop)
         finally:
-            await worker.close()
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            stop.cancel()
             await infra.close()
 
     asyncio.run(main())

@@ -1,4 +1,5 @@
-"""Middlewares attach context and measure; they hold no business logic and no user-facing text."""
+"""Middlewares attach context and measure; they hold no business logic. Their one user-facing
+text, flood control's answer, comes from the catalog like every other."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram import BaseMiddleware
-from aiogram.types import TelegramObject
+from aiogram import BaseMiddleware, Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import TelegramObject, Update
 from aiogram.types import User as TelegramUser
 from prometheus_client import Counter, Histogram
 from redis.asyncio import Redis
 
-from services.i18n import Catalog
+from services.dto import UserDTO
+from services.i18n import Catalog, Translator
+from services.models import Role
 from services.users import UserService
 
 log = logging.getLogger(__name__)
@@ -28,28 +32,79 @@ UPDATES_DROPPED = Counter("bot_updates_dropped_total", "Updates not handled", ["
 
 class FloodControlMiddleware(BaseMiddleware):
     """At most ``limit`` updates per user in each ``window`` seconds (shared by all web
-    processes through Redis); the rest are dropped."""
+    processes through Redis); the rest are dropped. Operators (a staff role in the database, or
+    listed in ADMIN_IDS) are never limited: their commands and uploads come in bursts.
 
-    def __init__(self, redis: Redis, limit: int, window: int, prefix: str):
+    The first dropped update of a window that can be answered gets one short answer in the
+    sender's language (a message, or a toast for a button press), so nobody is left guessing;
+    a Redis marker makes it one per window across all processes. The rest go in silence.
+
+    Registered after UserContextMiddleware, whose ``user`` (the role) and ``t`` it reads; without
+    them (used on its own) it limits everybody and takes the language from Telegram's
+    ``language_code`` through ``catalog`` (with neither, and without a ``bot``, it only drops).
+    """
+
+    def __init__(
+        self, redis: Redis, limit: int, window: int, prefix: str, *,
+        catalog: Catalog | None = None,
+        admin_ids: frozenset[int] = frozenset(), clock: Callable[[], float] = time.time,
+    ):
         self._redis = redis
-        self._limit = limit
-        self._window = window
+        self.limit = limit
+        self.window = window
         self._prefix = prefix
+        self._catalog = catalog
+        self._admin_ids = admin_ids
+        self._clock = clock  # tests move it to stay inside one window
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: TelegramUser | None = data.get("event_from_user")
-        if user is None:
+        if user is None or self._is_operator(user, data.get("user")):
             return await handler(event, data)
-        bucket = int(time.time()) // self._window
+        bucket = int(self._clock()) // self.window
         key = f"{self._prefix}:flood:{user.id}:{bucket}"
         count = await self._redis.incr(key)
         if count == 1:  # the first update of this window sets its expiry
-            await self._redis.expire(key, self._window * 2)
-        if count > self._limit:
+            await self._redis.expire(key, self.window * 2)
+        if count > self.limit:
             UPDATES_DROPPED.labels("flood").inc()
             log.info("flood control: dropped an update of user %s", user.id)
+            if isinstance(event, Update):
+                await self._tell_once(event, data, user, key)
             return None
         return await handler(event, data)
+
+    def _is_operator(self, sender: TelegramUser, user: UserDTO | None) -> bool:
+        if sender.id in self._admin_ids:  # bootstrap admins, even before they registered
+            return True
+        return user is not None and not user.is_banned and user.role != Role.TRADER
+
+    async def _tell_once(
+        self, update: Update, data: dict[str, Any], sender: TelegramUser, key: str
+    ) -> None:
+        query, message = update.callback_query, update.message
+        if query is None:
+            if message is None:  # an edit, a member update…: nothing to answer
+                return
+            said = message.text or message.caption or ""
+            # In a group, only what was meant for the bot (a command) gets an answer.
+            if message.chat.type != "private" and not said.startswith("/"):
+                return
+        t: Translator | None = data.get("t")
+        if t is None and self._catalog is not None:
+            t = self._catalog.translator(self._catalog.resolve_locale(sender.language_code))
+        bot: Bot | None = data.get("bot")
+        if t is None or bot is None:
+            return
+        if not await self._redis.set(f"{key}:told", 1, nx=True, ex=self.window * 2):
+            return  # this window's answer went out already (maybe from another process)
+        try:
+            if query is not None:
+                await bot.answer_callback_query(query.id, t("common.flood"))
+            elif message is not None:
+                await bot.send_message(message.chat.id, t("common.flood"))
+        except TelegramAPIError as exc:  # blocked, an expired query, Telegram's own limit
+            log.info("flood control: could not tell user %s (%s)", sender.id, type(exc).__name__)
 
 
 class UserContextMiddleware(BaseMiddleware):

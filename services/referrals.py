@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import string
 from dataclasses import dataclass
 
@@ -16,6 +17,19 @@ from services.exchange_catalog import ExchangeCatalog
 from services.models import Platform
 
 _ALPHABET = string.digits + string.ascii_lowercase
+_SIGNATURE_LENGTH = 12  # hex digits of the HMAC kept in a code
+_EXCHANGE_ID_MAX = 16  # Exchange.id is a CharField(max_length=16)
+_USER_PART_MAX = 13  # len(_base36(2**63 - 1)): user ids are PostgreSQL bigints
+# The longest code ``code()`` can produce; anything longer is rejected before it is parsed.
+MAX_CODE_LENGTH = _EXCHANGE_ID_MAX + 1 + _USER_PART_MAX + 1 + _SIGNATURE_LENGTH
+# Exactly what ``code()`` produces: exchange ids are lowercase ASCII, the user part canonical
+# base36 (no leading zeros, so one id has one code), the signature lowercase hex.
+_CODE = re.compile(
+    rf"([a-z0-9_]{{1,{_EXCHANGE_ID_MAX}}})"
+    rf"-(0|[1-9a-z][0-9a-z]{{0,{_USER_PART_MAX - 1}}})"
+    rf"-([0-9a-f]{{{_SIGNATURE_LENGTH}}})",
+    re.ASCII,
+)
 
 
 def _base36(number: int) -> str:
@@ -46,7 +60,7 @@ class ReferralService:
 
     def _sign(self, exchange_id: str, user_part: str) -> str:
         message = f"{exchange_id}:{user_part}".encode()
-        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:12]
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:_SIGNATURE_LENGTH]
 
     def code(self, exchange_id: str, user_id: int) -> str:
         user_part = _base36(user_id)
@@ -56,12 +70,19 @@ class ReferralService:
         return f"{self._base_url}/r/{self.code(exchange_id, user_id)}"
 
     async def open(self, code: str, user_agent: str | None = None) -> Redirect | None:
-        """Resolve a code, record the click; None for a bad code or a disabled exchange."""
-        parts = code.split("-")
-        if len(parts) != 3:
+        """Resolve a code, record the click; None for a bad code or a disabled exchange.
+
+        Whatever arrives in the URL is untrusted: a malformed code (non-ASCII, over-long, empty
+        or extra parts, a user part that is not canonical base36) is None like a forged one,
+        never an exception (which would be a 500)."""
+        if len(code) > MAX_CODE_LENGTH:
             return None
-        exchange_id, user_part, signature = parts
-        if not hmac.compare_digest(signature, self._sign(exchange_id, user_part)):
+        match = _CODE.fullmatch(code)
+        if match is None:
+            return None
+        exchange_id, user_part, signature = match.groups()
+        expected = self._sign(exchange_id, user_part)
+        if not hmac.compare_digest(signature.encode("ascii"), expected.encode("ascii")):
             return None
         exchange = await self._catalog.get(exchange_id)
         if exchange is None or not exchange.enabled:

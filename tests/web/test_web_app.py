@@ -3,10 +3,13 @@ checked, updates de-duplicated by update_id)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import Services
+from services.health import STALE_AFTER_SECONDS, heartbeat_key, write_heartbeat
 from services.models import Event
 from tests.support.mocked_bot import MockedBot
 from tests.support.updates import message_update, tg_user
@@ -24,10 +27,27 @@ async def client(db, redis, redis_prefix, services: Services, dispatcher, bot: M
         yield test_client
 
 
-async def test_healthz_reports_postgres_and_redis(client: TestClient) -> None:
-    response = await client.get("/healthz")
+async def test_healthz_reports_postgres_redis_and_the_worker(
+    client: TestClient, redis, redis_prefix: str  # type: ignore[no-untyped-def]
+) -> None:
+    response = await client.get("/healthz")  # no worker has beaten yet: degraded, still 200
     assert response.status == 200
-    assert await response.json() == {"status": "ok", "postgres": "ok", "redis": "ok"}
+    assert await response.json() == {
+        "status": "degraded", "postgres": "ok", "redis": "ok",
+        "worker": {"status": "stale", "heartbeat_age_seconds": None},
+    }
+    await write_heartbeat(redis, redis_prefix)
+    body = await (await client.get("/healthz")).json()
+    assert body["status"] == "ok" and body["worker"]["status"] == "ok"
+    assert 0 <= body["worker"]["heartbeat_age_seconds"] < 5
+    await redis.set(heartbeat_key(redis_prefix), f"{time.time() - STALE_AFTER_SECONDS - 5}")
+    body = await (await client.get("/healthz")).json()
+    assert body["status"] == "degraded" and body["worker"]["status"] == "stale"
+    assert body["worker"]["heartbeat_age_seconds"] > STALE_AFTER_SECONDS
+    metrics = await (await client.get("/metrics")).text()
+    age = float(next(line.split()[1] for line in metrics.splitlines()
+                     if line.startswith("worker_heartbeat_age_seconds ")))
+    assert age > STALE_AFTER_SECONDS
 
 
 async def test_tracked_redirect_records_the_click(client: TestClient, services: Services) -> None:
