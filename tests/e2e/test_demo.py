@@ -26,6 +26,10 @@ async def test_demo_runs_on_the_embedded_default(tmp_path: Path) -> None:
         await tg.wait_for_bot_message(DEMO_TRADER_ID, "Welcome, Demo trader!", timeout=15)
     log = (tmp_path / "demo1.log").read_text()
     assert f"Open {chat_url}/stub/" in log
+    # The banner is not buried or scrolled away: a few lines before it, no routine line after.
+    before, _, after = log.partition("CryptoRebate demo is running.")
+    assert len(before.splitlines()) <= 8, before
+    assert " INFO " not in after, after
     assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()
 
     # Started again on the same DATA_DIR, the demo remembers the trader.
