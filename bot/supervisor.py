@@ -17,6 +17,7 @@ from arq.worker import Worker
 from redis.asyncio import Redis
 
 from bot.stores import wait_for_redis
+from services.outages import is_store_outage
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +27,17 @@ REDIS_WAIT_SECONDS = 600.0
 RESTART_PAUSE_SECONDS = 1.0  # a loop that fails at once is not restarted in a tight loop
 
 
+class WorkerLoopFailed(Exception):
+    """The job loop ended for a reason a restart will not fix: the process exits non-zero."""
+
+
 async def supervise_worker(
     build: Callable[[], Worker], redis: Redis, stop: asyncio.Future[Any],
 ) -> None:
-    """Run a worker from ``build`` until ``stop`` completes; whenever its loop ends, wait for
-    ``redis`` and run a new one."""
+    """Run a worker from ``build`` until ``stop`` completes; whenever its loop ends because a
+    store went away, wait for ``redis`` and run a new one. Any other end of the loop (a bug in
+    start-up, say) raises WorkerLoopFailed: a process alive without a job loop is worse than
+    one that exits for its supervisor to restart. ``stop`` is obeyed during every wait."""
     while True:
         worker = build()
         loop_task = asyncio.create_task(worker.async_run())
@@ -39,11 +46,23 @@ async def supervise_worker(
             await _close(worker, loop_task, graceful=True)
             return
         error = loop_task.exception() if not loop_task.cancelled() else None
+        await _close(worker, loop_task, graceful=False)
+        if error is None or not is_store_outage(error):
+            raise WorkerLoopFailed(f"the worker's job loop ended: {error!r}") from error
         log.error("the worker's job loop stopped (%s: %s); restarting it once Redis answers",
                   type(error).__name__, error)
-        await _close(worker, loop_task, graceful=False)
-        await asyncio.sleep(RESTART_PAUSE_SECONDS)
-        await wait_for_redis(redis, within=REDIS_WAIT_SECONDS)
+        waiting = asyncio.create_task(_pause_then_wait(redis))
+        await asyncio.wait({waiting, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if stop.done():
+            waiting.cancel()
+            await asyncio.gather(waiting, return_exceptions=True)
+            return
+        waiting.result()  # StoreUnreachable after REDIS_WAIT_SECONDS: the process exits 3
+
+
+async def _pause_then_wait(redis: Redis) -> None:
+    await asyncio.sleep(RESTART_PAUSE_SECONDS)
+    await wait_for_redis(redis, within=REDIS_WAIT_SECONDS)
 
 
 async def _close(worker: Worker, loop_task: asyncio.Task[None], *, graceful: bool) -> None:

@@ -5,7 +5,6 @@ the very process that is not running."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
@@ -55,8 +54,10 @@ class WorkerWatchdog:
         if is_stale(age):
             if await self._redis.set(self._alert_key, "1", nx=True, ex=_ALERT_TTL_SECONDS):
                 log.error("the worker's heartbeat is %.0f s old: telling the admin chat", age)
-                await self._send(self._t("admin.worker.stale", seconds=int(age),
-                                         limit=STALE_AFTER_SECONDS))
+                sent = await self._send(self._t("admin.worker.stale", seconds=int(age),
+                                                limit=STALE_AFTER_SECONDS))
+                if not sent:  # claimed but not told: the next look tries again
+                    await self._redis.delete(self._alert_key)
             return "stale"
         if await self._redis.delete(self._alert_key):
             log.info("the worker's heartbeat is back")
@@ -64,6 +65,10 @@ class WorkerWatchdog:
             return "back"
         return "ok"
 
-    async def _send(self, text: str) -> None:
-        with contextlib.suppress(Exception):
+    async def _send(self, text: str) -> bool:
+        try:
             await self._bot.send_message(self._chat_id, text)
+        except Exception as exc:  # Telegram down or refusing: reported in the log instead
+            log.warning("could not tell the admin chat about the worker: %s", exc)
+            return False
+        return True

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,6 +32,7 @@ from services.i18n import Catalog
 from services.jobs import enqueue_sync, queue_name, sync_job_id
 from services.rebates import RecordScope
 from services.rebates.audit import check_books
+from services.sync import SyncOutcome
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +52,20 @@ WORKER_POOL_MAX = 4 * MAX_JOBS
 BOOKING_GRACE = timedelta(minutes=15)
 
 
-async def heartbeat(ctx: dict[str, Any]) -> str:
-    """Proves the worker's job loop runs and reaches Redis (read by /healthz and the web
-    process's watchdog, services/health.py)."""
-    infra: Infrastructure = ctx["infra"]
-    await write_heartbeat(infra.redis, ctx["settings"].redis_prefix)
-    return "ok"
+class HeartbeatWorker(Worker):
+    """arq's Worker, writing our heartbeat (services/health.py: read by /healthz, the metric
+    and the web process's watchdog) from its poll loop. Not a job: jobs wait for a free slot,
+    and ten long syncs would make a living worker look dead; the poll loop runs every half
+    second whatever the jobs do, and stops exactly when the worker stops taking jobs."""
+
+    _last_beat = 0.0
+
+    async def heart_beat(self) -> None:
+        await super().heart_beat()
+        now = time.monotonic()
+        if now - self._last_beat >= HEARTBEAT_EVERY_SECONDS and "infra" in self.ctx:
+            await write_heartbeat(self.ctx["infra"].redis, self.ctx["settings"].redis_prefix)
+            self._last_beat = now
 
 
 async def sync_exchange(ctx: dict[str, Any], exchange_id: str, trigger: str = "cron") -> str:
@@ -70,6 +80,7 @@ async def sync_exchange(ctx: dict[str, Any], exchange_id: str, trigger: str = "c
     async with services.sync.job(exchange_id) as ours:
         if not ours:
             return f"{exchange_id}: another worker's job is on it"
+        outcome: SyncOutcome | None = None
         if trigger == "cron" and exchange_id not in await services.sync.due():
             # Retried after its worker died, and the sync was done: finish what followed it.
             verified = await services.sync.verify_from_records()
@@ -80,7 +91,29 @@ async def sync_exchange(ctx: dict[str, Any], exchange_id: str, trigger: str = "c
             if outcome.status == "ok":
                 result += f", {outcome.records_new} new, {outcome.records_changed} changed"
         booked = await services.rebates.accrue_all(scope=RecordScope(exchange_id=exchange_id))
+        if trigger == "manual" and outcome is not None:
+            await report_manual_sync(ctx, outcome, booked.entries)
     return f"{result}, {booked.entries} ledger entries"
+
+
+async def report_manual_sync(ctx: dict[str, Any], outcome: SyncOutcome, entries: int) -> None:
+    """An operator's /sync gets its result posted in the admin chat once the job ends."""
+    settings: Settings = ctx["settings"]
+    services: Services = ctx["services"]
+    if settings.admin_chat_id is None:
+        return
+    exchange = await services.exchanges.get(outcome.exchange_id)
+    name = exchange.name if exchange is not None else outcome.exchange_id
+    if outcome.status == "ok":
+        key, params = "admin.sync.done", {
+            "name": name, "new": outcome.records_new, "changed": outcome.records_changed,
+            "verified": outcome.verified, "rejected": outcome.rejected, "entries": entries}
+    else:
+        key, params = "admin.sync.failed", {
+            "name": name, "reason": (outcome.error or outcome.error_class or outcome.status)[:300]}
+    dedupe = f"sync_result:{outcome.run_id or outcome.exchange_id + ':' + outcome.status}"
+    await services.notifications.enqueue(dedupe, settings.admin_chat_id, "sync_result", key,
+                                         params)
 
 
 async def accrue_rebates(ctx: dict[str, Any], exchange_id: str) -> str:
@@ -194,7 +227,6 @@ async def deliver_notifications(ctx: dict[str, Any]) -> str:
 
 def worker_functions() -> list[Any]:
     return [
-        func(heartbeat, name="heartbeat"),
         # keep_result=0: arq refuses a job id while a result of it is kept, and these ids are
         # meant to be reused as soon as the previous run has finished.
         func(sync_exchange, name="sync_exchange", timeout=SYNC_TIMEOUT_SECONDS, keep_result=0),
@@ -208,8 +240,6 @@ def cron_jobs() -> list[Any]:
         # Every 15 s: what is due is queued within seconds, and so is a sync whose worker died.
         cron(sync_tick, name="sync_tick", second={0, 15, 30, 45}, run_at_startup=True,
              unique=True),
-        cron(heartbeat, name="heartbeat_tick", run_at_startup=True,
-             second=set(range(0, 60, HEARTBEAT_EVERY_SECONDS))),
         cron(send_digests, name="send_digests", hour=8, minute=0, second=0, unique=True),
         cron(book_unbooked, name="book_unbooked", minute=set(range(5, 60, 10)), second=15,
              run_at_startup=True, unique=True, timeout=ACCRUAL_TIMEOUT_SECONDS),
@@ -242,7 +272,7 @@ def build_worker(settings: Settings, infra: Infrastructure, *, burst: bool = Fal
         if "bot" in ctx:
             await ctx["bot"].session.close()
 
-    worker = Worker(
+    worker = HeartbeatWorker(
         functions=worker_functions(),
         cron_jobs=cron_jobs(),
         queue_name=queue_name(settings.redis_prefix),

@@ -14,6 +14,7 @@ def build_routers() -> list[Router]:
         "handlers.trader",  # the most updates: first
         "handlers.admin.exchanges",
         "handlers.admin.rates",
+        "handlers.admin.strangers",  # after every admin router: what none of them took
         "handlers.fallback",
     ]
     return [importlib.import_module(name).router for name in names]

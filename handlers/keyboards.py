@@ -24,6 +24,7 @@ from handlers.callbacks import (
     MenuCB,
     Screen,
 )
+from handlers.money import trader_share
 from services.dto import ExchangeDTO
 from services.i18n import Translator
 from services.models import DigestMode
@@ -56,7 +57,7 @@ def main_menu(t: Translator) -> InlineKeyboardMarkup:
 
 def exchange_list(t: Translator, exchanges: Sequence[ExchangeDTO]) -> InlineKeyboardMarkup:
     buttons = [
-        _button(t("exchanges.button", name=exchange.name, share=exchange.trader_share_percent),
+        _button(t("exchanges.button", name=exchange.name, share=trader_share(exchange, t.locale)),
                 ExchangeCB(action=ExchangeAction.CARD, exchange_id=exchange.id))
         for exchange in exchanges
     ]
@@ -114,8 +115,10 @@ def link_confirm(t: Translator, exchange_id: str) -> InlineKeyboardMarkup:
     ]])
 
 
-def after_link(t: Translator) -> InlineKeyboardMarkup:
+def after_link(t: Translator, support_url: str | None = None) -> InlineKeyboardMarkup:
+    """After the UID flow; ``support_url`` when the outcome asks to write to support."""
     return InlineKeyboardMarkup(inline_keyboard=[
+        *_support_row(t, support_url),
         [InlineKeyboardButton(text=t("menu.accounts"),
                               callback_data=MenuCB(screen=Screen.ACCOUNTS).pack())],
         [InlineKeyboardButton(text=t("common.main_menu"),
@@ -166,3 +169,20 @@ def csv_confirm(t: Translator, token: str) -> InlineKeyboardMarkup:
 
 def back_to_main(t: Translator) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[[_back(t)]])
+
+
+def _support_row(t: Translator, support_url: str | None) -> list[list[InlineKeyboardButton]]:
+    if support_url is None:
+        return []
+    return [[InlineKeyboardButton(text=t("support.button"), url=support_url)]]
+
+
+def support(t: Translator, support_url: str | None) -> InlineKeyboardMarkup:
+    """Help and /support: a button that opens the support chat (when there is one), Back."""
+    return InlineKeyboardMarkup(inline_keyboard=[*_support_row(t, support_url), [_back(t)]])
+
+
+def support_only(t: Translator, support_url: str | None) -> InlineKeyboardMarkup | None:
+    """Under a message that says "write to support" and offers nothing else (blocked)."""
+    rows = _support_row(t, support_url)
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None

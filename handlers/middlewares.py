@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from services.dto import UserDTO
 from services.i18n import Catalog, Translator
 from services.models import Role
+from services.outages import OUTAGE_RETRY_KEY
 from services.users import UserService
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class FloodControlMiddleware(BaseMiddleware):
         user: TelegramUser | None = data.get("event_from_user")
         if user is None or self._is_operator(user, data.get("user")):
             return await handler(event, data)
+        if data.get(OUTAGE_RETRY_KEY):  # counted when it first came; dropping it now loses it
+            return await handler(event, data)
         bucket = int(self._clock()) // self.window
         key = f"{self._prefix}:flood:{user.id}:{bucket}"
         count = await self._redis.incr(key)
@@ -96,11 +99,14 @@ class FloodControlMiddleware(BaseMiddleware):
         bot: Bot | None = data.get("bot")
         if t is None or bot is None:
             return
-        if not await self._redis.set(f"{key}:told", 1, nx=True, ex=self.window * 2):
+        first = await self._redis.set(f"{key}:told", 1, nx=True, ex=self.window * 2)
+        if not first and query is None:
             return  # this window's answer went out already (maybe from another process)
         try:
             if query is not None:
-                await bot.answer_callback_query(query.id, t("common.flood"))
+                # Every dropped press is answered (or its button spins until Telegram gives
+                # up); only the first of the window with words.
+                await bot.answer_callback_query(query.id, t("common.flood") if first else None)
             elif message is not None:
                 await bot.send_message(message.chat.id, t("common.flood"))
         except TelegramAPIError as exc:  # blocked, an expired query, Telegram's own limit

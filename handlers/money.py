@@ -1,19 +1,31 @@
-"""How amounts are written for people: exact, never rounded away."""
+"""How amounts are written for people: in the reader's language, exact, never rounded away."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+from babel.numbers import format_decimal
 
-def money(amount: Decimal | None, places: int = 2) -> str:
-    """At least ``places`` decimals, more when the amount has them (up to its 8): 0.0123 stays
-    0.0123, so the lines a trader sees add up to the totals shown."""
+from services.dto import ExchangeDTO
+
+# At least two decimals; more when the amount has them, up to the ledger's 8: 0.00000123 USDT
+# stays 0.00000123 (not 0.00), so the lines a trader sees add up to the totals shown.
+_MONEY = "#,##0.00######"
+# A share as a person writes it: 60, 62.5, never 60.00.
+_PERCENT = "#,##0.########"
+
+
+def money(amount: Decimal | None, locale: str = "en") -> str:
+    """``2,750.00`` in English, ``2 750,00`` (a no-break space) in Russian; "—" for none."""
     if amount is None:
         return "—"
-    exponent = amount.normalize().as_tuple().exponent
-    decimals = max(places, -exponent) if isinstance(exponent, int) else places
-    return f"{amount:,.{decimals}f}"
+    return format_decimal(amount, format=_MONEY, locale=locale)
 
 
-def percent(share: Decimal) -> str:
-    return f"{share.normalize():f}"
+def percent(share: Decimal, locale: str = "en") -> str:
+    return format_decimal(share, format=_PERCENT, locale=locale)
+
+
+def trader_share(exchange: ExchangeDTO, locale: str = "en") -> str:
+    """The trader's share on an exchange in percent: 60, 62.5 (62,5 in Russian)."""
+    return percent(exchange.trader_share * 100, locale)

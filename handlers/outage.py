@@ -16,15 +16,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections import OrderedDict
 from typing import Any
 
 from aiogram import Bot, Dispatcher
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ErrorEvent, Update
 from prometheus_client import Counter
 
 from services.i18n import Catalog
-from services.outages import TELEGRAM_REDELIVERS, StoreUnavailable, is_store_outage
+from services.outages import (
+    OUTAGE_RETRY_KEY,
+    TELEGRAM_REDELIVERS,
+    StoreUnavailable,
+    is_store_outage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +40,6 @@ RETRY_FIRST_DELAY = 1.0
 RETRY_MAX_DELAY = 15.0
 MAX_RETRYING = 1000  # updates waiting for a retry at once; beyond, the sender's notice must do
 REMEMBERED_UPDATES = 10_000  # update ids whose sender was told (Telegram re-delivers the same)
-RETRY_KEY = "outage_retry"  # set in the handler data of a re-fed update
 
 STORE_OUTAGE_UPDATES = Counter(
     "bot_updates_store_unavailable_total",
@@ -42,7 +48,7 @@ STORE_OUTAGE_UPDATES = Counter(
 
 
 def _is_outage(event: ErrorEvent) -> bool:
-    return is_store_outage(event.exception)
+    return is_store_outage(event.exception, foreign=(TelegramAPIError,))
 
 
 class OutageResponder:
@@ -72,7 +78,7 @@ class OutageResponder:
         log.warning("update %s: a store is unavailable (%s: %s)", update.update_id,
                     type(event.exception).__name__, event.exception)
         await self._tell_once(bot, update)
-        if data.get(RETRY_KEY):  # a re-fed update failed again: its retry loop goes on
+        if data.get(OUTAGE_RETRY_KEY):  # a re-fed update failed again: its retry loop goes on
             raise StoreUnavailable(str(event.exception))
         if data.get(TELEGRAM_REDELIVERS):  # the webhook route answers 503: Telegram re-sends
             STORE_OUTAGE_UPDATES.labels("redelivery_asked").inc()
@@ -128,9 +134,10 @@ class OutageResponder:
         give_up_at = loop.time() + RETRY_FOR
         delay = RETRY_FIRST_DELAY
         while loop.time() < give_up_at:
-            await asyncio.sleep(delay)
+            # Jittered: updates that failed together do not all come back at the same instant.
+            await asyncio.sleep(delay * random.uniform(0.75, 1.25))
             try:
-                await self._dispatcher.feed_update(bot, update, **{RETRY_KEY: True})
+                await self._dispatcher.feed_update(bot, update, **{OUTAGE_RETRY_KEY: True})
             except StoreUnavailable:
                 delay = min(delay * 2, RETRY_MAX_DELAY)
                 continue

@@ -58,6 +58,25 @@ async def measure(request: web.Request, handler: Handler) -> web.StreamResponse:
             time.perf_counter() - started)
 
 
+@web.middleware
+async def store_outage(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A store that is down is a 503 "try again" (a tracked link clicked during a database
+    restart), not a 500."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception as exc:
+        if not is_store_outage(exc):
+            raise
+        log.warning("%s %s: a store is unavailable (%s)", request.method,
+                    request.match_info.route.resource.canonical
+                    if request.match_info.route.resource else "?", type(exc).__name__)
+        raise web.HTTPServiceUnavailable(
+            text="Temporarily unavailable. Please try again in a minute.",
+            headers={"Retry-After": "30"}) from None
+
+
 @dataclass(frozen=True)
 class WebDeps:
     redis: Redis
@@ -202,7 +221,7 @@ async def _mark(redis: Redis, key: str, value: str) -> None:
 
 
 def create_web_app(deps: WebDeps) -> web.Application:
-    app = web.Application(middlewares=[measure], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[measure, store_outage], client_max_size=MAX_BODY_BYTES)
     app[DEPS] = deps
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)

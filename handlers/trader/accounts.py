@@ -12,7 +12,14 @@ from aiogram.types import CallbackQuery, Message
 
 from handlers import keyboards
 from handlers.callbacks import LinkAction, LinkCB, MenuCB, Screen
-from handlers.render import enabled_exchange, escape, leave_flow, show
+from handlers.render import (
+    enabled_exchange,
+    escape,
+    leave_flow,
+    show,
+    support_hint,
+    support_url,
+)
 from services.accounts import AccountService, LinkOutcome
 from services.dto import AccountDTO, UserDTO
 from services.events import EventService
@@ -103,23 +110,47 @@ async def on_uid_not_text(message: Message, t: Translator) -> None:
     await message.answer(t("link.send_text"), reply_markup=keyboards.link_cancel(t))
 
 
+# A message where the step expects a button press: say what the step expects and send its
+# keyboard again (the one above may be far up the chat by now).
+@router.message(LinkUid.choosing_exchange)
+async def on_message_while_choosing(
+    message: Message, t: Translator, exchanges: ExchangeCatalog
+) -> None:
+    await message.answer(t("link.expects_exchange"),
+                         reply_markup=keyboards.link_pick_exchange(t, await exchanges.list()))
+
+
+@router.message(LinkUid.confirming)
+async def on_message_while_confirming(message: Message, state: FSMContext, t: Translator) -> None:
+    data = await state.get_data()
+    await message.answer(
+        t("link.expects_confirm", uid=escape(data["uid"]), name=data["exchange_name"]),
+        reply_markup=keyboards.link_confirm(t, data["exchange_id"]),
+    )
+
+
 @router.callback_query(LinkUid.confirming, LinkCB.filter(F.action == LinkAction.CONFIRM))
 async def on_link_confirm(
     query: CallbackQuery, state: FSMContext, t: Translator, user: UserDTO,
-    accounts: AccountService, events: EventService,
+    accounts: AccountService, events: EventService, support_contact: str | None = None,
 ) -> None:
     data = await state.get_data()
     await state.clear()
     result = await accounts.link(user.id, data["exchange_id"], data["uid"])
     name = data["exchange_name"]
     uid = escape(result.uid or data["uid"])
+    support = None
     if result.outcome is LinkOutcome.LINKED:
         text = t("link.done", uid=uid, name=name)
     else:
         await events.record(f"uid_link_{result.outcome.value}", user.id, Platform.BOT,
                             exchange=data["exchange_id"])
         text = t(f"link.outcome.{result.outcome.value}", uid=uid, name=name)
-    await show(query, text, keyboards.after_link(t))
+        if result.outcome is LinkOutcome.TAKEN:  # only support can settle whose UID it is
+            text += "\n\n" + support_hint(t, support_contact, with_contact="support.if_yours",
+                                           without="support.if_yours_none")
+            support = support_url(support_contact)
+    await show(query, text, keyboards.after_link(t, support))
 
 
 @router.callback_query(LinkCB.filter(F.action == LinkAction.CONFIRM))

@@ -15,70 +15,139 @@ from handlers.money import money, percent
 from handlers.render import show
 from services.accounts import AccountService
 from services.balances import BalanceService, BalanceSummary, HistoryPage
-from services.dto import UserDTO
+from services.dto import AccountDTO, UserDTO
 from services.events import EventService
 from services.i18n import Translator
-from services.models import Platform
-from services.sync import ExchangeStatusDTO, SyncService
+from services.models import AccountStatus, Platform
+from services.sync import ExchangeStatus, ExchangeStatusDTO, SyncService
 
 router = Router(name="trader.balance")
 
 HISTORY_PAGE_SIZE = 8
 
 
-def _when(t: Translator, moment: datetime | None, now: datetime, *, future: bool) -> str:
-    if moment is None:
-        return t("balance.sync.unknown")
+def _when(t: Translator, moment: datetime, now: datetime, *, future: bool) -> str:
+    """"5 min ago" / "in 3 h"; under a minute, "just now" / "soon" (never "0 min ago")."""
     minutes = int(abs((moment - now).total_seconds()) // 60)
+    if future and (moment <= now or minutes < 1):
+        return t("balance.sync.soon")
+    if not future and minutes < 1:
+        return t("balance.sync.just_now")
     amount = (t("balance.sync.minutes", n=minutes) if minutes < 90
               else t("balance.sync.hours", n=round(minutes / 60)))
-    if future:
-        return t("balance.sync.in", when=amount) if moment > now else t("balance.sync.soon")
-    return t("balance.sync.ago", when=amount)
+    return t("balance.sync.in" if future else "balance.sync.ago", when=amount)
 
 
-def render_balance(t: Translator, summary: BalanceSummary, exchanges: list[str],
+# ExchangeStatus.NOT_CONFIGURED (no API credentials), by value: that status is being added to
+# services/sync/status.py now; use the member once it is there everywhere.
+_NOT_CONFIGURED = "not_configured"
+
+
+def _sync_line(t: Translator, status: ExchangeStatusDTO, now: datetime) -> str:
+    """When the numbers of an exchange were last brought in, and when next (an empty day is
+    explained by it). Only what is known: no "next" where nothing is scheduled."""
+    last = status.last_success_at
+    if status.status == ExchangeStatus.DISABLED:
+        return t("balance.exchange_sync_paused")
+    if status.data_source != "api":  # a CSV-only exchange: its imports are its syncs
+        if last is None:
+            return t("balance.exchange_report_none")
+        return t("balance.exchange_report", last=_when(t, last, now, future=False))
+    if status.status == _NOT_CONFIGURED:  # no API credentials: the worker does not sync it
+        if last is None:
+            return t("balance.exchange_sync_none")
+        return t("balance.exchange_sync_last", last=_when(t, last, now, future=False))
+    # An API exchange without a due time is due now: the worker picks it up at its next tick.
+    upcoming = _when(t, status.next_due_at or now, now, future=True)
+    if last is None:
+        return t("balance.exchange_sync_first", next=upcoming)
+    return t("balance.exchange_sync", last=_when(t, last, now, future=False), next=upcoming)
+
+
+_NOTHING_EARNED = {
+    AccountStatus.PENDING: "balance.exchange_pending",
+    AccountStatus.VERIFIED: "balance.exchange_verified",
+    AccountStatus.REJECTED: "balance.exchange_rejected",
+}
+
+
+def _account_state(accounts: list[AccountDTO]) -> AccountStatus:
+    """One exchange's state for the balance screen, of its (maybe several) UIDs."""
+    states = {account.status for account in accounts}
+    for state in (AccountStatus.VERIFIED, AccountStatus.PENDING):
+        if state in states:
+            return state
+    return AccountStatus.REJECTED
+
+
+def render_balance(t: Translator, summary: BalanceSummary, accounts: list[AccountDTO],
                    statuses: dict[str, ExchangeStatusDTO], now: datetime) -> str:
+    locale = t.locale
     lines = [t("balance.title"), "",
-             t("balance.available", amount=money(summary.available)),
-             t("balance.held", amount=money(summary.held)),
-             t("balance.paid_out", amount=money(summary.paid_out)),
-             t("balance.total_earned", amount=money(summary.total_earned))]
+             t("balance.available", amount=money(summary.available, locale)),
+             t("balance.held", amount=money(summary.held, locale)),
+             t("balance.paid_out", amount=money(summary.paid_out, locale)),
+             t("balance.total_earned", amount=money(summary.total_earned, locale))]
     if summary.estimated_earned:
-        lines.append(t("balance.estimated_note", amount=money(summary.estimated_earned)))
+        lines.append(t("balance.estimated_note",
+                       amount=money(summary.estimated_earned, locale)))
     earned = {e.exchange_id: e for e in summary.per_exchange}
-    shown = list(dict.fromkeys([*earned, *exchanges]))  # earning exchanges, then linked ones
+    linked: dict[str, list[AccountDTO]] = {}
+    for account in accounts:
+        linked.setdefault(account.exchange_id, []).append(account)
+    shown = list(dict.fromkeys([*earned, *linked]))  # earning exchanges, then linked ones
     if not shown:
         return "\n".join([*lines, "", t("balance.empty")])
     lines += ["", t("balance.by_exchange")]
     for exchange_id in shown:
         status = statuses.get(exchange_id)
-        name = status.name if status else exchange_id
         earning = earned.get(exchange_id)
-        lines.append(t("balance.exchange_line", name=name,
-                       amount=money(earning.earned if earning else None)))
+        if earning is not None:
+            lines.append(t("balance.exchange_line", name=earning.exchange_name,
+                           amount=money(earning.earned, locale)))
+        else:  # linked, nothing earned yet: say why, not "earned — USDT"
+            name = linked[exchange_id][0].exchange_name
+            state = _account_state(linked[exchange_id])
+            lines.append(t(_NOTHING_EARNED[state], name=name))
+            if state is AccountStatus.REJECTED:
+                continue  # no sync will change it
         if status is not None:
-            lines.append("    " + t(
-                "balance.exchange_sync",
-                last=_when(t, status.last_success_at, now, future=False),
-                next=_when(t, status.next_due_at, now, future=True),
-            ))
+            lines.append("    " + _sync_line(t, status, now))
     return "\n".join(lines)
 
 
 def render_history(t: Translator, page: HistoryPage) -> str:
     if not page.lines:
         return t("history.title", page=1, pages=1) + "\n\n" + t("history.empty")
+    locale = t.locale
     lines = [t("history.title", page=page.page, pages=page.pages), ""]
     for line in page.lines:
         key = "history.line_estimated" if line.estimated else "history.line"
         lines.append(t(key, day=line.day.isoformat(), name=line.exchange_name,
-                       volume=money(line.volume), fee=money(line.fee), gross=money(line.gross),
-                       share=percent(line.share_percent), rebate=money(line.rebate)))
+                       volume=money(line.volume, locale), fee=money(line.fee, locale),
+                       gross=money(line.gross, locale),
+                       share=percent(line.share_percent, locale),
+                       rebate=money(line.rebate, locale)))
     totals = page.totals
-    lines += ["", t("history.totals", volume=money(totals.volume), fee=money(totals.fee),
-                    gross=money(totals.gross), rebate=money(totals.rebate))]
+    lines += ["", t("history.totals", volume=money(totals.volume, locale),
+                    fee=money(totals.fee, locale), gross=money(totals.gross, locale),
+                    rebate=money(totals.rebate, locale))]
+    # Days the exchange reported no fee (or volume) are not in those sums: say so.
+    note = _partial_note(any(line.fee is None for line in page.lines),
+                         any(line.volume is None for line in page.lines))
+    if note is not None:
+        lines.append(t(note))
     return "\n".join(lines)
+
+
+def _partial_note(fee_missing: bool, volume_missing: bool) -> str | None:
+    if fee_missing and volume_missing:
+        return "history.partial_fee_volume"
+    if fee_missing:
+        return "history.partial_fee"
+    if volume_missing:
+        return "history.partial_volume"
+    return None
 
 
 @router.callback_query(MenuCB.filter(F.screen == Screen.BALANCE))
@@ -88,7 +157,7 @@ async def on_balance(
 ) -> None:
     await events.record("screen_viewed", user.id, Platform.BOT, screen="balance")
     summary = await balances.summary(user.id)
-    linked = [account.exchange_id for account in await accounts.list_for_user(user.id)]
+    linked = await accounts.list_for_user(user.id)
     statuses = {status.exchange_id: status for status in await sync.statuses()}
     text = render_balance(t, summary, linked, statuses, datetime.now(UTC))
     await show(query, text, keyboards.balance(t))

@@ -8,6 +8,7 @@ from aiogram.types import CallbackQuery
 
 from handlers import keyboards
 from handlers.callbacks import ExchangeAction, ExchangeCB, MenuCB, Screen
+from handlers.money import trader_share
 from handlers.render import enabled_exchange, show
 from services.dto import UserDTO
 from services.events import EventService
@@ -39,7 +40,7 @@ async def on_exchange_card(
         return
     await events.record("exchange_viewed", user.id, Platform.BOT, exchange=exchange.id)
     url = referrals.tracked_url(exchange.id, user.id)
-    text = t("exchange.card", name=exchange.name, share=exchange.trader_share_percent, url=url)
+    text = t("exchange.card", name=exchange.name, share=trader_share(exchange, t.locale), url=url)
     await show(query, text, keyboards.exchange_card(t, exchange, url))
 
 

@@ -18,8 +18,11 @@ router = Router(name="trader.settings")
 
 
 def settings_text(t: Translator, user: UserDTO) -> str:
+    """What is set now, in words: the language by its own name (English / Русский)."""
+    language = keyboards.LANGUAGE_NAMES.get(t.locale, t.locale)
     mode = t(f"settings.digest.{user.digest_mode.value}")
-    return t("settings.title") + "\n\n" + t("settings.digest", mode=mode)
+    return "\n".join([t("settings.title"), "", t("settings.language", language=language),
+                      t("settings.digest", mode=mode)])
 
 
 @router.callback_query(MenuCB.filter(F.screen == Screen.SETTINGS))

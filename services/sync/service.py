@@ -69,11 +69,22 @@ class SyncService:
         self._deep_reread = deep_reread
         self._deep_reread_every = deep_reread_every
         self._sources = sources
+        self._configured: dict[str, bool] = {}
         self._now = clock
         self._locks = RunLocks(clock)
         self._uids = UidChecks(notifications, events, uid_reject_after=uid_reject_after,
                                clock=clock)
         self._csv = CsvImports(self._uids, events, clock)
+
+    def is_configured(self, exchange_id: str) -> bool:
+        """Whether the exchange has API credentials (an adapter can be built). Settings do not
+        change while a process runs: asked once per exchange."""
+        if exchange_id not in self._configured:
+            try:
+                self._configured[exchange_id] = self._sources(exchange_id) is not None
+            except ValueError:  # no adapter at all: a CSV-only exchange
+                self._configured[exchange_id] = False
+        return self._configured[exchange_id]
 
     def reread_window(self, exchange_id: str) -> timedelta:
         return timedelta(days=self._reread_days.get(exchange_id, DEFAULT_REREAD_DAYS))
@@ -81,11 +92,14 @@ class SyncService:
     # --- scheduling ---------------------------------------------------------------------
 
     async def due(self) -> list[str]:
-        """Enabled API exchanges whose interval has passed since their last attempt."""
+        """Enabled, configured API exchanges whose interval has passed since their last
+        attempt (one without credentials is not retried every tick: /status says why)."""
         now = self._now()
         states = {s.exchange_id: s for s in await SyncState.all()}
         due = []
         for exchange in await Exchange.filter(enabled=True, data_source="api"):
+            if not self.is_configured(exchange.id):
+                continue
             state = states.get(exchange.id)
             if state is None or state.next_due_at is None or state.next_due_at <= now:
                 due.append(exchange.id)
@@ -100,7 +114,8 @@ class SyncService:
             trigger="deep", status=SyncRunStatus.OK, finished_at__gte=since,
         ).values("exchange_id")}
         return [exchange.id for exchange in await Exchange.filter(enabled=True, data_source="api")
-                if exchange.id in synced and exchange.id not in recent]
+                if exchange.id in synced and exchange.id not in recent
+                and self.is_configured(exchange.id)]
 
     async def close_interrupted_runs(self, exchange_id: str | None = None) -> int:
         """Close the runs left "running" by a worker that died (services/sync/locks.py)."""
@@ -135,7 +150,9 @@ class SyncService:
                     last_run_failed=last_run is not None
                     and last_run.status == SyncRunStatus.FAILED,
                     last_success_at=state.last_success_at if state else None,
-                    now=now,
+                    now=now, data_source=exchange.data_source,
+                    configured=exchange.data_source != "api"
+                    or self.is_configured(exchange.id),
                 ),
                 last_success_at=state.last_success_at if state else None,
                 next_due_at=state.next_due_at if state else None,

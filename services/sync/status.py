@@ -10,12 +10,16 @@ DEFAULT_REREAD_DAYS = 3
 
 
 class ExchangeStatus(StrEnum):
-    """Seed 000 §3: OK < 2× the interval since the last good sync; Lag < 3×; else Error."""
+    """Seed 000 §3: OK < 2× the interval since the last good sync; Lag < 3×; else Error.
+    Neither applies to an exchange without API credentials (not configured: nothing to sync,
+    not a failure) or one whose data arrives only as CSV imports (its last import is shown)."""
 
     OK = "ok"
     LAG = "lag"
     ERROR = "error"
     DISABLED = "disabled"
+    NOT_CONFIGURED = "not_configured"
+    CSV = "csv"
 
 
 @dataclass(frozen=True)
@@ -33,10 +37,15 @@ class ExchangeStatusDTO:
 
 def exchange_status(
     *, enabled: bool, interval: timedelta, last_run_failed: bool | None,
-    last_success_at: datetime | None, now: datetime,
+    last_success_at: datetime | None, now: datetime, data_source: str = "api",
+    configured: bool = True,
 ) -> ExchangeStatus:
     if not enabled:
         return ExchangeStatus.DISABLED
+    if data_source != "api":
+        return ExchangeStatus.CSV
+    if not configured:
+        return ExchangeStatus.NOT_CONFIGURED
     if last_run_failed or last_success_at is None:
         return ExchangeStatus.ERROR
     age = now - last_success_at

@@ -102,10 +102,11 @@ async def test_a_button_press_over_the_limit_gets_a_toast(
     bot.session.clear()
     for _ in range(3):
         await dispatcher.feed_update(bot, callback_update(trader, press))
-    (toast,) = bot.session.calls
+    toast, *quiet = bot.session.calls  # every press answered, only the first with words
     assert type(toast).__name__ == "AnswerCallbackQuery"
     assert toast.text == i18n.translator("en")("common.flood")  # type: ignore[attr-defined]
     assert not toast.show_alert  # type: ignore[attr-defined]
+    assert [(type(c).__name__, c.text) for c in quiet] == [("AnswerCallbackQuery", None)] * 2  # type: ignore[attr-defined]
 
 
 async def test_several_processes_tell_once_per_window(

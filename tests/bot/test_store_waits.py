@@ -7,6 +7,7 @@ import logging
 import time
 
 import pytest
+from asyncpg.exceptions import CannotConnectNowError
 from redis.asyncio import Redis
 
 from bot import stores
@@ -36,7 +37,7 @@ def probe_failing(times: int, error: Exception) -> tuple[list[int], object]:
 
 async def test_a_store_that_comes_up_is_waited_for(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="bot.stores")
-    calls, probe = probe_failing(3, ConnectionRefusedError(111, "refused"))
+    calls, probe = probe_failing(3, CannotConnectNowError("the database system is starting up"))
     await wait_for_store("PostgreSQL", probe, within=5)  # type: ignore[arg-type]
     assert len(calls) == 4
     assert "PostgreSQL is not reachable yet" in caplog.text
@@ -44,7 +45,7 @@ async def test_a_store_that_comes_up_is_waited_for(caplog: pytest.LogCaptureFixt
 
 
 async def test_a_store_that_stays_down_is_given_up_with_one_line() -> None:
-    calls, probe = probe_failing(10**6, ConnectionRefusedError(111, "refused"))
+    calls, probe = probe_failing(10**6, CannotConnectNowError("starting up"))
     started = time.monotonic()
     with pytest.raises(StoreUnreachable, match="PostgreSQL did not answer within 0 s"):
         await wait_for_store("PostgreSQL", probe, within=0.2)  # type: ignore[arg-type]
@@ -91,3 +92,27 @@ async def test_a_missing_heartbeat_is_stale_only_once_missing_for_long(
     monkeypatch.setattr("bot.watchdog.time.monotonic", lambda: later)
     assert await watchdog.check() == "stale"
     assert len(bot.session.calls) == 1
+
+
+async def test_an_alert_telegram_refused_is_sent_at_the_next_look(
+    redis: Redis, redis_prefix: str, i18n: Catalog,
+) -> None:
+    from aiogram.exceptions import TelegramNetworkError
+    from aiogram.methods import SendMessage
+
+    bot = MockedBot()
+    watchdog = WorkerWatchdog(bot, redis, redis_prefix, -100500, i18n.translator("en"))
+    await redis.set(heartbeat_key(redis_prefix), f"{time.time() - STALE_AFTER_SECONDS - 30}")
+    real = bot.session.make_request
+    failures = [TelegramNetworkError(SendMessage(chat_id=-100500, text="x"), "down")]
+
+    async def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if failures:
+            raise failures.pop()
+        return await real(*args, **kwargs)
+
+    bot.session.make_request = flaky  # type: ignore[method-assign]
+    assert await watchdog.check() == "stale"  # Telegram refused: not marked as told
+    assert await watchdog.check() == "stale"
+    sent = [call for call in bot.session.calls if type(call).__name__ == "SendMessage"]
+    assert len(sent) == 1 and "worker is not running" in sent[0].text

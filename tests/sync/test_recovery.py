@@ -148,7 +148,8 @@ async def test_the_sync_tick_runs_on_a_real_workers_context(
     from tests.conftest import TEST_REDIS_URL
 
     settings = load_settings({"SECRET_KEY": "k", "DATA_DIR": str(tmp_path),
-                              "REDIS_PREFIX": redis_prefix})
+                              "REDIS_PREFIX": redis_prefix, "EXCHANGE_OKX_API_KEY": "k",
+                              "EXCHANGE_OKX_API_SECRET": "s", "EXCHANGE_OKX_API_PASSWORD": "p"})
     worker = build_worker(settings, Infrastructure(db, TEST_REDIS_URL, redis), burst=True)
     pool = await create_pool(RedisSettings.from_dsn(TEST_REDIS_URL))
     assert worker.on_startup is not None and worker.on_shutdown is not None
@@ -157,6 +158,7 @@ async def test_the_sync_tick_runs_on_a_real_workers_context(
         worker.ctx["redis"] = pool
         due = await sync_tick(worker.ctx)
         assert "okx" in due  # never synced: due, and queued
+        assert "bybit" not in due  # no API key: not configured, not retried every tick
         queued = await pool.queued_jobs(queue_name=f"{redis_prefix}:queue")
         assert ("sync_exchange", ("okx", "cron")) in {(j.function, j.args) for j in queued}
     finally:

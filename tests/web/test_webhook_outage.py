@@ -14,6 +14,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import pytest
 from aiogram import Dispatcher
 from aiohttp.test_utils import TestClient, TestServer
@@ -48,7 +49,8 @@ def fail_first_reads(monkeypatch: pytest.MonkeyPatch, services: Services, times:
     async def flaky(user_id: int) -> Any:
         if len(failed) < times:
             failed.append(user_id)
-            raise error or ConnectionRefusedError(111, "Connect call failed")
+            raise error or asyncpg.ConnectionDoesNotExistError(
+                "connection was closed in the middle of operation")
         return await real(user_id)
 
     monkeypatch.setattr(services.users, "get", flaky)
@@ -166,3 +168,16 @@ async def test_a_real_update_is_far_below_the_depth_limit(client: TestClient) ->
     body = update.model_dump(mode="json", exclude_none=True)
     response = await client.post(WEBHOOK_PATH, json=body, headers=HEADERS)
     assert response.status == 200
+
+
+async def test_a_tracked_link_during_an_outage_is_503_not_500(
+    client: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def down(*args: Any, **kwargs: Any) -> Any:
+        raise asyncpg.exceptions.AdminShutdownError("terminating connection")
+
+    monkeypatch.setattr(services.referrals, "open", down)
+    url = services.referrals.tracked_url("okx", 123456)
+    response = await client.get(url[url.index("/r/"):], allow_redirects=False)
+    assert response.status == 503 and response.headers["Retry-After"] == "30"
+    assert "try again" in await response.text()
