@@ -4,7 +4,8 @@ the same run:
     .venv/bin/python -m bench            # full sizes (the issues' goals): a few minutes
     .venv/bin/python -m bench --quick    # small sizes, to see that they run
 
-Each one also runs alone: python -m bench.bench_dispatcher | bench_ingest | bench_ledger.
+Each one also runs alone: python -m bench.bench_dispatcher | bench_ingest | bench_ledger |
+bench_startup.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ FULL = [
     ["bench.bench_dispatcher"],
     ["bench.bench_ingest", "--rows", "500000"],
     ["bench.bench_ledger", "--records", "1000000"],
+    ["bench.bench_startup", "--rounds", "3"],
 ]
 QUICK = [
     ["bench.bench_dispatcher", "--users", "10", "--rounds", "5"],
     ["bench.bench_ingest", "--rows", "20000", "--rounds", "1"],
     ["bench.bench_ledger", "--records", "20000"],
+    ["bench.bench_startup", "--rounds", "1"],
 ]
 
 

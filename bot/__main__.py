@@ -6,10 +6,13 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from bot.lifecycle import wait_for_signal
-from bot.settings import SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings, require_for_command
 from bot.stores import StoreUnreachable
+from bot.supervisor import WorkerLoopFailed
 
 
 def _parse_args(argv: list[str]) -> argparse.Namespace:
@@ -23,11 +26,13 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def _run(settings_args: argparse.Namespace) -> None:
+async def _run(_: argparse.Namespace, settings: Settings) -> None:
     from bot.app import open_infrastructure
-    from bot.web_process import WebProcess
+    from bot.web_process import WebProcess, check_listen_address
 
-    settings = load_settings()
+    # Everything that can be checked is, before the stores start (the embedded ones take
+    # seconds and print their own lines): the settings in main, the port here.
+    check_listen_address(settings)
     infra = await open_infrastructure(settings)
     process = WebProcess(settings, infra)
     try:
@@ -38,12 +43,12 @@ async def _run(settings_args: argparse.Namespace) -> None:
         await infra.close()
 
 
-async def _migrate(_: argparse.Namespace) -> None:
+async def _migrate(_: argparse.Namespace, settings: Settings) -> None:
     from bot.app import open_infrastructure
     from services.exchange_catalog import ExchangeCatalog
     from services.seed import seed_reference_data
 
-    infra = await open_infrastructure(load_settings(), migrate=True)
+    infra = await open_infrastructure(settings, migrate=True)
     try:
         added = await seed_reference_data(ExchangeCatalog())
         print(f"migrations applied; {added} exchanges added")  # noqa: T201
@@ -51,30 +56,39 @@ async def _migrate(_: argparse.Namespace) -> None:
         await infra.close()
 
 
-async def _demo(args: argparse.Namespace) -> None:
+async def _demo(args: argparse.Namespace, _: Settings) -> None:
     from bot.demo import run_demo
 
+    # The demo reads the same settings again itself (bot/demo.py) and points them at its
+    # stand-ins; they were validated here, before anything started.
     await run_demo(port=args.port, wait=wait_for_signal)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    runners = {"run": _run, "migrate": _migrate, "demo": _demo}
+    runners: dict[str, Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, None]]] = {
+        "run": _run, "migrate": _migrate, "demo": _demo,
+    }
     try:
+        settings = load_settings()
+        require_for_command(settings, args.command)
+        logging.basicConfig(level=settings.log_level,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         if args.command == "worker":
             from bot.worker import run_worker
 
-            run_worker(load_settings())
+            run_worker(settings)
         else:
-            asyncio.run(runners[args.command](args))
+            asyncio.run(runners[args.command](args, settings))
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)  # noqa: T201
         return 2
     except StoreUnreachable as exc:
         print(f"cannot start: {exc}", file=sys.stderr)  # noqa: T201
         return 3
+    except WorkerLoopFailed as exc:
+        logging.getLogger("bot").exception("stopping: %s", exc)
+        return 4
     except KeyboardInterrupt:
         return 130
     return 0

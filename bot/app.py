@@ -8,15 +8,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aiogram import Bot, Dispatcher
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
-from aiogram.fsm.storage.base import DefaultKeyBuilder
-from aiogram.fsm.storage.redis import RedisStorage
-from arq.connections import ArqRedis
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
@@ -24,16 +17,8 @@ from bot import db
 from bot.embedded import EmbeddedServices
 from bot.settings import Settings, SettingsError
 from bot.stores import wait_for_redis, wait_for_store
-from bot.telegram_retry import RetryAfterMiddleware
 from exchanges.base import AffiliateSource
 from exchanges.registry import build_source
-from handlers import build_routers
-from handlers.middlewares import (
-    FloodControlMiddleware,
-    HandlerTimingMiddleware,
-    UserContextMiddleware,
-)
-from handlers.outage import OutageResponder
 from services.accounts import AccountService
 from services.balances import BalanceService
 from services.digests import DigestService
@@ -46,6 +31,12 @@ from services.rebates import RateService, RebateEngine
 from services.referrals import ReferralService
 from services.sync import SourceFactory, SyncService
 from services.users import UserService
+
+if TYPE_CHECKING:
+    # aiogram (about 3 s of pydantic schema building on import) and the routers are imported
+    # by create_bot / create_dispatcher only: `migrate` and the health probes never need them.
+    from aiogram import Bot, Dispatcher
+    from arq.connections import ArqRedis
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +106,7 @@ def build_services(settings: Settings, secret_key: bytes) -> Services:
         users=UserService(events, admin_ids=frozenset(settings.admin_ids)),
         exchanges=exchanges,
         accounts=AccountService(events, exchanges),
-        referrals=ReferralService(secret_key, settings.web_base_url, exchanges, events),
+        referrals=ReferralService(secret_key, settings.tracked_link_base_url, exchanges, events),
         notifications=notifications,
         sync=SyncService(
             build_source_factory(settings), notifications, events,
@@ -141,9 +132,19 @@ def create_bot(settings: Settings, *, retry_after_429: bool = True) -> Bot:
         raise SettingsError(
             "BOT_TOKEN: required to talk to Telegram (the demo needs none: python -m bot demo)"
         )
+    from aiogram import Bot
+    from aiogram.client.default import DefaultBotProperties
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+    from aiogram.enums import ParseMode
+
+    from bot.telegram_answers import LateCallbackAnswerMiddleware
+    from bot.telegram_retry import RetryAfterMiddleware
+
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     if retry_after_429:
         session.middleware(RetryAfterMiddleware())
+    session.middleware(LateCallbackAnswerMiddleware())
     return Bot(
         settings.bot_token.get_secret_value(),
         session=session,
@@ -155,6 +156,18 @@ def create_dispatcher(
     *, redis: Redis, settings: Settings, services: Services, i18n: Catalog,
     arq: ArqRedis | None = None, redis_prefix: str | None = None,
 ) -> Dispatcher:
+    from aiogram import Dispatcher
+    from aiogram.fsm.storage.base import DefaultKeyBuilder
+    from aiogram.fsm.storage.redis import RedisStorage
+
+    from handlers import build_routers
+    from handlers.middlewares import (
+        FloodControlMiddleware,
+        HandlerTimingMiddleware,
+        UserContextMiddleware,
+    )
+    from handlers.outage import OutageResponder
+
     redis_prefix = redis_prefix or settings.redis_prefix
     storage = RedisStorage(
         redis,
@@ -166,6 +179,7 @@ def create_dispatcher(
     # Handlers receive these by parameter name (``users: UserService``, ``i18n: Catalog`` …).
     dispatcher.workflow_data.update(i18n=i18n, redis=redis, arq=arq, redis_prefix=redis_prefix,
                                     admin_chat_id=settings.admin_chat_id,
+                                    support_contact=settings.support_contact,
                                     **services.as_workflow_data())
     # The user's context before flood control: operators are exempt by their role in the
     # database (ADMIN_IDS alone would miss the ops/finance/viewer roles granted there), and the
@@ -188,9 +202,13 @@ def create_dispatcher(
 
 
 def resolve_secret_key(settings: Settings) -> bytes:
-    """SECRET_KEY, or for a development setup a random key kept in DATA_DIR."""
-    if settings.secret_key is not None:
-        return settings.secret_key.get_secret_value().encode()
+    """SECRET_KEY, or for a development setup a random key kept in DATA_DIR.
+
+    Settings has checked it already in production (set, and long enough); an empty key is
+    never one, whichever way a Settings was built."""
+    key = settings.secret_key.get_secret_value() if settings.secret_key is not None else ""
+    if key:
+        return key.encode()
     if settings.webhook_mode:
         raise SettingsError("SECRET_KEY: required in production (when PUBLIC_URL is set)")
     key_file = Path(settings.data_dir) / "secret_key"
@@ -218,21 +236,27 @@ class Infrastructure:
             self.embedded.stop()
 
 
+def _check_database_url(url: str) -> None:
+    try:
+        db.parse_database_url(url)
+    except ValueError as exc:
+        raise SettingsError(f"DATABASE_URL: {exc}") from None
+
+
 async def open_infrastructure(
     settings: Settings, *, migrate: bool = False, pool_max: int = 20,
 ) -> Infrastructure:
     embedded: EmbeddedServices | None = None
     database_url, redis_url = settings.database_url, settings.redis_url
+    # A malformed DATABASE_URL is reported before an embedded Redis is started for nothing.
+    if database_url is not None:
+        _check_database_url(database_url)
     if database_url is None or redis_url is None:
         embedded = EmbeddedServices(Path(settings.data_dir))
         if database_url is None:
             database_url = embedded.start_postgres()
         if redis_url is None:
             redis_url = embedded.start_redis()
-    try:
-        db.parse_database_url(database_url)
-    except ValueError as exc:
-        raise SettingsError(f"DATABASE_URL: {exc}") from None
     wait = settings.startup_wait_seconds
     await wait_for_store("PostgreSQL", lambda: db.ensure_database(database_url), within=wait)
     if migrate:

@@ -85,6 +85,8 @@ def demo_settings(
         "bot_token": SecretStr(token),
         "telegram_api_url": telegram_url,
         "public_url": None,  # long polling against the stand-in
+        # Tracked links open on this machine, where the demo is looked at.
+        "link_base_url": base.link_base_url or f"http://{base.web_host}:{base.web_port}",
         "admin_chat_id": base.admin_chat_id or DEMO_ADMIN_CHAT_ID,
         "admin_ids": sorted({*base.admin_ids, DEMO_ADMIN_ID}),
     })

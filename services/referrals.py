@@ -51,10 +51,12 @@ class Redirect:
 
 
 class ReferralService:
-    def __init__(self, secret: bytes, base_url: str, catalog: ExchangeCatalog,
+    def __init__(self, secret: bytes, link_base_url: str, catalog: ExchangeCatalog,
                  events: EventService):
+        """``link_base_url``: the public base of the tracked links traders are given
+        (LINK_BASE_URL, else PUBLIC_URL), not necessarily where this process listens."""
         self._secret = secret
-        self._base_url = base_url.rstrip("/")
+        self._base_url = link_base_url.rstrip("/")
         self._catalog = catalog
         self._events = events
 

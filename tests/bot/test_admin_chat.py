@@ -91,7 +91,9 @@ async def test_roles_are_checked_on_every_update(db, dispatcher, bot, settings) 
     assert "did not understand" in await say(dispatcher, bot, ADMIN, "/status", None)
 
 
-async def test_sync_now_enqueues_one_job(db, dispatcher, bot, settings, arq, okx_configured) -> None:  # type: ignore[no-untyped-def]
+async def test_sync_now_enqueues_one_job(  # type: ignore[no-untyped-def]
+    db, dispatcher, bot, settings, arq, okx_configured,
+) -> None:
     await register(dispatcher, bot, ADMIN)
     chat = admin_chat(settings)
     assert "post the result here" in await say(dispatcher, bot, ADMIN, "/sync okx", chat)

@@ -113,7 +113,8 @@ async def product(stores: Stores, tmp_path: Path, prefix: str, users: list[int],
         env = {
             "BOT_TOKEN": state.token, "TELEGRAM_API_URL": telegram_url,
             "DATABASE_URL": stores.postgres.url, "REDIS_URL": stores.redis.url,
-            "REDIS_PREFIX": prefix, "WEB_PORT": str(port), "SECRET_KEY": "outage-secret",
+            "REDIS_PREFIX": prefix, "WEB_PORT": str(port),
+            "SECRET_KEY": "outage-secret-of-at-least-32-characters",
             "FLOOD_LIMIT": "1000", "ADMIN_CHAT_ID": str(ADMIN_CHAT),
             "ADMIN_IDS": str(OPERATOR), "DATA_DIR": str(tmp_path),
         }
