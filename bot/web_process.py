@@ -26,6 +26,7 @@ from bot.settings import Settings, SettingsError
 from bot.watchdog import WorkerWatchdog
 from handlers.outage import OutageResponder
 from services.i18n import Catalog
+from services.sync.csv_imports import shutdown_parser
 from webapp.app import WEBHOOK_PATH, WebDeps, create_web_app
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,7 @@ class WebProcess:
             await self.bot.session.close()
             self.bot = None
         if self.services is not None:
+            await asyncio.to_thread(shutdown_parser)  # the CSV parser's worker process, if any
             await self.services.events.close()
             self.services = None
         if self.arq is not None:

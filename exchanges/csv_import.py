@@ -33,14 +33,23 @@ sample was available, so each column accepts several plausible header spellings 
 The result lists every good row and every bad line (1-based line number, reason code). The
 caller must import nothing when `errors` is not empty. Source keys equal the API adapters' for
 the same (exchange, uid, day, product[, coin]), so a CSV overlapping API data never counts twice.
+
+`parse_csv_packed` is `parse_csv` for another process: the same result as pickled batches of
+plain tuples, which cross a process boundary cheaply and are unpacked a batch at a time
+(`unpack_rows`, `unpack_errors`); `exit_with_parent` is that process's initializer.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+import operator
+import os
+import pickle
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import Literal
@@ -168,6 +177,10 @@ def _decimals(value: Decimal) -> int:
         return 0
     _, digits, exponent = value.as_tuple()
     assert isinstance(exponent, int)
+    if exponent >= 0:
+        return 0
+    if digits[-1]:  # the common case, no trailing zero: the exponent says it all
+        return -exponent
     text = "".join(map(str, digits))
     return max(0, len(text.rstrip("0")) - len(text) - exponent)
 
@@ -481,3 +494,66 @@ def _parse_export(text: str, fmt: str, exchange: str, today: date) -> CsvImportR
     if not result.rows and not result.errors:
         result.errors.append(CsvRowError(1, "empty_file"))
     return result
+
+
+# --- Across a process boundary (services.sync.csv_imports parses in a worker process). ---------
+# A CommissionRow's fields in declaration order, so CommissionRow(*values) rebuilds it.
+_ROW_VALUES = operator.attrgetter(*(f.name for f in fields(CommissionRow)))
+
+
+@dataclass(frozen=True, slots=True)
+class PackedCsvImport:
+    """A CsvImportResult as pickled batches of plain tuples. Unpickling a whole result of a
+    large file in one go would hold the interpreter for seconds (a slotted dataclass unpickles
+    slowly) and keep every row alive at once; a batch at a time does neither. A file with errors
+    carries no row batches: the caller imports nothing from it."""
+
+    fmt: str
+    rows: int  # good rows in the file
+    errors: int  # bad lines
+    row_batches: list[bytes]
+    error_batches: list[bytes]
+
+
+def _packed(items: Sequence[tuple[object, ...]], size: int) -> list[bytes]:
+    return [pickle.dumps(items[start:start + size], protocol=pickle.HIGHEST_PROTOCOL)
+            for start in range(0, len(items), size)]
+
+
+def parse_csv_packed(
+    text: str, *, fmt: CsvFormat = "generic", exchange: str | None = None,
+    today: date | None = None, batch_rows: int = 1000,
+) -> PackedCsvImport:
+    """`parse_csv`, packed in batches of `batch_rows` rows (and errors)."""
+    result = parse_csv(text, fmt=fmt, exchange=exchange, today=today)
+    rows = [] if result.errors else [_ROW_VALUES(row) for row in result.rows]
+    errors = [(error.line, error.reason, error.detail) for error in result.errors]
+    return PackedCsvImport(result.fmt, len(result.rows), len(result.errors),
+                           _packed(rows, batch_rows), _packed(errors, batch_rows))
+
+
+def unpack_rows(batch: bytes) -> Iterator[CommissionRow]:
+    """One batch of `PackedCsvImport.row_batches` (pickled by this module: trusted), each row
+    built as it is asked for: a row consumed at once never outlives its step, so rows never
+    pile up in the collector's old generation (whose full passes stop every thread)."""
+    for values in pickle.loads(batch):
+        yield CommissionRow(*values)
+
+
+def unpack_errors(batch: bytes) -> list[CsvRowError]:
+    """One batch of `PackedCsvImport.error_batches` (pickled by this module: trusted)."""
+    return [CsvRowError(*values) for values in pickle.loads(batch)]
+
+
+def exit_with_parent() -> None:
+    """A worker process's initializer: exit once the process that started it is gone. The
+    worker of a killed web process (SIGKILL, out of memory) would otherwise wait for work
+    forever - it holds its own queue's write end too, so it never reads an end of file."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()

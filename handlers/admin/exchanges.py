@@ -5,6 +5,7 @@ Every handler here requires the admin chat AND an operator role of the sender.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from datetime import UTC, datetime
 
@@ -30,7 +31,8 @@ router.message.filter(InAdminChat(), HasRole(Role.ADMIN, Role.OPS))
 router.callback_query.filter(InAdminChat(), HasRole(Role.ADMIN, Role.OPS))
 
 STATUS_ICONS = {ExchangeStatus.OK: "🟢", ExchangeStatus.LAG: "🟡", ExchangeStatus.ERROR: "🔴",
-                ExchangeStatus.DISABLED: "⚪"}
+                ExchangeStatus.DISABLED: "⚪", ExchangeStatus.NOT_CONFIGURED: "⚫",
+                ExchangeStatus.CSV: "📄"}
 CSV_FORMATS = ("generic", "binance", "bitmart")
 PENDING_IMPORT_SECONDS = 3600  # a previewed file can be imported within an hour
 MAX_CSV_BYTES = 20 * 1024 * 1024  # Telegram bots can download files up to 20 MB
@@ -50,12 +52,23 @@ async def cmd_status(message: Message, t: Translator, sync: SyncService) -> None
     now = datetime.now(UTC)
     lines = [t("admin.status.title"), ""]
     for status in await sync.statuses():
-        line = t("admin.status.line", icon=STATUS_ICONS[status.status], name=status.name,
-                 status=t(f"admin.status.{status.status.value}"),
-                 last=_ago(t, status.last_success_at, now))
-        lines.append(line)
-        if status.status is ExchangeStatus.ERROR and status.last_error:
-            lines.append("    " + escape(status.last_error[:200]))
+        icon = STATUS_ICONS[status.status]
+        if status.status is ExchangeStatus.NOT_CONFIGURED:
+            lines.append(t("admin.status.not_configured_line", icon=icon, name=status.name,
+                           env=f"EXCHANGE_{status.exchange_id.upper()}_API_KEY"))
+            continue
+        if status.status is ExchangeStatus.CSV:
+            last = (_ago(t, status.last_success_at, now) if status.last_success_at
+                    else t("admin.status.no_import"))
+            lines.append(t("admin.status.csv_line", icon=icon, name=status.name, last=last))
+            continue
+        lines.append(t("admin.status.line", icon=icon, name=status.name,
+                       status=t(f"admin.status.{status.status.value}"),
+                       last=_ago(t, status.last_success_at, now)))
+        if status.status is ExchangeStatus.ERROR:  # red always says why
+            reason = (escape(status.last_error[:200]) if status.last_error
+                      else t("admin.status.never_synced"))
+            lines.append("    " + reason)
         if status.data_source == "api" and status.last_success_at is not None:
             lines.append(t("admin.status.reread", days=status.reread_days,
                            deep=_ago(t, status.last_deep_read_at, now)))
@@ -65,15 +78,24 @@ async def cmd_status(message: Message, t: Translator, sync: SyncService) -> None
 @router.message(Command("sync"))
 async def cmd_sync(
     message: Message, command: CommandObject, t: Translator, exchanges: ExchangeCatalog,
-    arq: ArqRedis, redis_prefix: str,
+    sync: SyncService, arq: ArqRedis, redis_prefix: str,
 ) -> None:
     exchange_id = (command.args or "").strip().lower()
     exchange = await exchanges.get(exchange_id) if exchange_id else None
     if exchange is None:
-        await message.answer(t("admin.sync.usage"))
+        known = ", ".join(e.id for e in await exchanges.list() if e.data_source == "api")
+        if not exchange_id:
+            await message.answer(t("admin.sync.usage") + "\n" + t("admin.sync.known", ids=known))
+        else:
+            await message.answer(t("admin.sync.unknown", given=escape(exchange_id[:40]),
+                                   ids=known))
         return
     if exchange.data_source != "api":
         await message.answer(t("admin.sync.csv_only", name=exchange.name))
+        return
+    if not sync.is_configured(exchange.id):
+        await message.answer(t("admin.sync.not_configured", name=exchange.name,
+                               env=f"EXCHANGE_{exchange.id.upper()}_API_KEY"))
         return
     queued = await enqueue_sync_now(arq, redis_prefix, exchange.id)
     await message.answer(t("admin.sync.queued" if queued else "admin.sync.already",
@@ -160,7 +182,15 @@ async def on_csv_decision(
     if text is None or exchange is None:
         await query.answer(t("admin.csv.expired"), show_alert=True)
         return
-    outcome = await sync.import_csv(exchange_id, text, fmt, dry_run=False, actor_id=user.id)
+    try:
+        outcome = await sync.import_csv(exchange_id, text, fmt, dry_run=False,
+                                        actor_id=user.id)
+    except Exception:
+        # Nothing was imported (one transaction): the preview stays importable, so the press
+        # retried after a store outage (handlers/outage.py), or pressed again, imports it.
+        with contextlib.suppress(Exception):
+            await redis.set(key, pending, ex=PENDING_IMPORT_SECONDS, nx=True)
+        raise
     if not outcome.errors:
         await enqueue_accrual(arq, redis_prefix, exchange_id)
     await message.edit_text(render_import(t, outcome, exchange.name) + "\n"
