@@ -12,7 +12,7 @@ sync (bench/bench_ingest.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -98,7 +98,7 @@ class UpsertCounts:
     new_volume_usdt: Decimal = Decimal(0)
 
 
-def _record(row: CommissionRow, origin: RecordOrigin) -> tuple[object, ...]:
+def record(row: CommissionRow, origin: RecordOrigin) -> tuple[object, ...]:
     return (
         row.source_key, row.exchange, row.uid, row.day, row.product, row.volume, row.fee,
         row.commission, row.currency, row.rate_to_usdt, row.volume_usdt, row.fee_usdt,
@@ -124,15 +124,26 @@ async def upsert_rows(
             # A report can list a key twice (overlapping pages): the first one counts.
             if row.source_key not in keys:
                 keys.add(row.source_key)
-                yield _record(row, origin)
+                yield record(row, origin)
 
+    return await upsert_records(records(), connection=connection, seen=lambda: seen)
+
+
+async def upsert_records(
+    records: Iterable[tuple[object, ...]] | AsyncIterable[tuple[object, ...]], *,
+    connection: asyncpg.Connection, seen: Callable[[], int],
+) -> UpsertCounts:
+    """The staging, archive and upsert statements for records built by ``record`` (at most
+    one per source key). ``records`` may be an async iterable: COPY then returns to the event
+    loop between records (the CSV import, services/sync/csv_imports.py). ``seen`` gives the
+    number of rows read once the records are consumed."""
     await connection.execute(_CREATE_STAGING)
-    await connection.copy_records_to_table("commission_staging", records=records(),
+    await connection.copy_records_to_table("commission_staging", records=records,
                                            columns=COLUMNS)
     await connection.execute(_ARCHIVE_CHANGED)
     counts = await connection.fetchrow(_UPSERT)
     await connection.execute("DELETE FROM commission_staging")
-    return UpsertCounts(seen=seen, new=counts["new"], changed=counts["changed"],
+    return UpsertCounts(seen=seen(), new=counts["new"], changed=counts["changed"],
                         new_volume_usdt=Decimal(counts["new_volume_usdt"]))
 
 

@@ -19,7 +19,6 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from functools import partial
 
 import asyncpg
@@ -34,14 +33,7 @@ from exchanges.csv_import import (
     unpack_errors,
     unpack_rows,
 )
-from services.commission_store import (
-    _ARCHIVE_CHANGED,
-    _CREATE_STAGING,
-    _UPSERT,
-    COLUMNS,
-    UpsertCounts,
-    _record,
-)
+from services.commission_store import UpsertCounts, record, upsert_records
 from services.events import EventService
 from services.models import Exchange, Platform, RecordOrigin, SyncRun, SyncRunStatus, SyncState
 from services.sync.outcomes import CsvImportOutcome
@@ -121,7 +113,7 @@ async def _parse(text: str, fmt: str, exchange_id: str, today: date) -> _Parsed:
 async def _upsert_batches(
     batches: Sequence[Iterable[CommissionRow]], connection: asyncpg.Connection
 ) -> UpsertCounts:
-    """commission_store.upsert_rows - the same statements - with COPY fed by an async generator
+    """commission_store.upsert_rows' statements (upsert_records), COPY fed by an async generator
     that returns to the loop after every batch. upsert_rows gives COPY a plain iterable, which
     asyncpg encodes to the end without returning to the loop (1.4 s for a 9 MB file); calling
     it once per batch instead is quadratic (every batch's archive step scans all the records
@@ -135,17 +127,10 @@ async def _upsert_batches(
         for batch in batches:
             for row in batch:
                 seen += 1
-                yield _record(row, RecordOrigin.CSV)
+                yield record(row, RecordOrigin.CSV)
             await asyncio.sleep(BATCH_PAUSE)
 
-    await connection.execute(_CREATE_STAGING)
-    await connection.copy_records_to_table("commission_staging", records=records(),
-                                           columns=COLUMNS)
-    await connection.execute(_ARCHIVE_CHANGED)
-    counts = await connection.fetchrow(_UPSERT)
-    await connection.execute("DELETE FROM commission_staging")
-    return UpsertCounts(seen=seen, new=counts["new"], changed=counts["changed"],
-                        new_volume_usdt=Decimal(counts["new_volume_usdt"]))
+    return await upsert_records(records(), connection=connection, seen=lambda: seen)
 
 
 async def _store_run(
