@@ -30,6 +30,7 @@ from services.notifications import NotificationService
 from services.rebates import RateService, RebateEngine
 from services.referrals import ReferralService
 from services.sync import SourceFactory, SyncService
+from services.uid_disputes import UidDisputeService
 from services.users import UserService
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ class Services:
     ledger: Ledger
     digests: DigestService
     rates: RateService
+    disputes: UidDisputeService
 
     def as_workflow_data(self) -> dict[str, object]:
         return {
@@ -71,6 +73,7 @@ class Services:
             "sync": self.sync,
             "balances": self.balances,
             "rates": self.rates,
+            "disputes": self.disputes,
         }
 
 
@@ -121,6 +124,7 @@ def build_services(settings: Settings, secret_key: bytes) -> Services:
         ledger=Ledger(),
         digests=DigestService(notifications, exchanges),
         rates=RateService(),
+        disputes=UidDisputeService(notifications, events),
     )
 
 

@@ -44,6 +44,7 @@ from aiogram.exceptions import (
 )
 from redis.asyncio import Redis
 
+from handlers.money import moment
 from services.i18n import Catalog
 from services.models import NotificationStatus
 from services.notifications import NotificationDTO, NotificationService
@@ -210,6 +211,8 @@ def render(i18n: Catalog, note: NotificationDTO) -> str:
             template = CATALOG_PARAMS[name]
             prefix = template.format("")
             values[name] = t(value if value.startswith(prefix) else template.format(value))
+        elif name.endswith("_at") and isinstance(value, str):  # an ISO time, in the reader's words
+            values[name] = _moment(value, t.locale)
         elif isinstance(value, list):  # lines, each rendered with the key "<text_key>.<name>"
             values[name] = "\n".join(
                 t(f"{note.text_key}.{name}", **_escaped(item)) for item in value
@@ -218,6 +221,14 @@ def render(i18n: Catalog, note: NotificationDTO) -> str:
         else:
             values[name] = _escape(value)
     return t(note.text_key, **values)
+
+
+def _moment(value: str, locale: str) -> str:
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return _escape(value)
+    return moment(at if at.tzinfo else at.replace(tzinfo=UTC), locale)
 
 
 def _escape(value: object) -> str:

@@ -116,6 +116,13 @@ async def report_manual_sync(ctx: dict[str, Any], outcome: SyncOutcome, entries:
                                          params)
 
 
+async def check_new_uid(ctx: dict[str, Any], account_id: int) -> str:
+    """A UID just linked: ask its exchange now; the trader is told the answer."""
+    services: Services = ctx["services"]
+    lookup, _ = await services.sync.check_new_uid(account_id)
+    return f"account {account_id}: {lookup}"
+
+
 async def accrue_rebates(ctx: dict[str, Any], exchange_id: str) -> str:
     """Book the rebates of an exchange's new or revised records (after a CSV import)."""
     services: Services = ctx["services"]
@@ -232,6 +239,7 @@ def worker_functions() -> list[Any]:
         func(sync_exchange, name="sync_exchange", timeout=SYNC_TIMEOUT_SECONDS, keep_result=0),
         func(accrue_rebates, name="accrue_rebates", timeout=ACCRUAL_TIMEOUT_SECONDS,
              keep_result=0),
+        func(check_new_uid, name="check_new_uid", timeout=60, keep_result=0),
     ]
 
 

@@ -44,6 +44,13 @@ class LinkCB(CallbackData, prefix="l"):
     exchange_id: str = ""
 
 
+class DisputeCB(CallbackData, prefix="uidd"):
+    """"This UID is mine": a trader claims a UID that another trader holds."""
+
+    exchange_id: str
+    uid: str
+
+
 class LanguageCB(CallbackData, prefix="lang"):
     locale: str
 

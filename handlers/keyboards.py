@@ -15,6 +15,7 @@ from handlers.callbacks import (
     CsvAction,
     CsvCB,
     DigestCB,
+    DisputeCB,
     ExchangeAction,
     ExchangeCB,
     HistoryCB,
@@ -123,6 +124,17 @@ def after_link(t: Translator, support_url: str | None = None) -> InlineKeyboardM
                               callback_data=MenuCB(screen=Screen.ACCOUNTS).pack())],
         [InlineKeyboardButton(text=t("common.main_menu"),
                               callback_data=MenuCB(screen=Screen.MAIN).pack())],
+    ])
+
+
+def uid_taken(t: Translator, exchange_id: str, uid: str,
+              support_url: str | None = None) -> InlineKeyboardMarkup:
+    """Under "this UID is linked to another account": claim it, write to support, or leave."""
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [_button(t("dispute.button"), DisputeCB(exchange_id=exchange_id, uid=uid))],
+        *_support_row(t, support_url),
+        [InlineKeyboardButton(text=t("menu.accounts"),
+                              callback_data=MenuCB(screen=Screen.ACCOUNTS).pack())],
     ])
 
 

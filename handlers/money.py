@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
+from babel.dates import format_datetime
 from babel.numbers import format_decimal
 
 from services.dto import ExchangeDTO
@@ -29,3 +31,10 @@ def percent(share: Decimal, locale: str = "en") -> str:
 def trader_share(exchange: ExchangeDTO, locale: str = "en") -> str:
     """The trader's share on an exchange in percent: 60, 62.5 (62,5 in Russian)."""
     return percent(exchange.trader_share * 100, locale)
+
+
+def moment(at: datetime, locale: str = "en") -> str:
+    """A point in time as the reader writes it, in UTC (we do not know the reader's zone, so
+    the zone is named): "3 December, 14:05 UTC", "3 декабря, 14:05 UTC"."""
+    return format_datetime(at.astimezone(UTC), "d MMMM, HH:mm", tzinfo=UTC,
+                           locale=locale) + " UTC"

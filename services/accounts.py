@@ -71,6 +71,12 @@ class AccountService:
         except ValueError as exc:
             return UidCheck(uid=None, reason=str(exc), min_length=low, max_length=high)
 
+    async def holder(self, exchange_id: str, uid: str) -> int | None:
+        """Who holds this UID on this exchange, if anybody (the id of that trader)."""
+        rows = await Tortoise.get_connection("default").execute_query_dict(
+            _OWNER, [exchange_id, uid])
+        return int(rows[0]["user_id"]) if rows else None
+
     async def link(self, user_id: int, exchange_id: str, text: str) -> LinkResult:
         exchange = await self._exchanges.get(exchange_id)
         if exchange is None or not exchange.enabled:

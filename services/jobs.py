@@ -39,3 +39,11 @@ async def enqueue_accrual(redis: ArqRedis, redis_prefix: str, exchange_id: str) 
     await redis.enqueue_job("accrue_rebates", exchange_id,
                             _job_id=f"{redis_prefix}:accrue:{exchange_id}",
                             _queue_name=queue_name(redis_prefix))
+
+
+async def enqueue_uid_check(redis: ArqRedis, redis_prefix: str, account_id: int) -> None:
+    """Ask the exchange about a UID just linked (the trader hears the answer within seconds).
+    Losing this job loses nothing: the exchange's regular sync checks every pending UID."""
+    await redis.enqueue_job("check_new_uid", account_id,
+                            _job_id=f"{redis_prefix}:uidcheck:{account_id}",
+                            _queue_name=queue_name(redis_prefix))

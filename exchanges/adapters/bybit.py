@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000  # documented maximum
 USER_LIST = "privateGetV5AffiliateAffUserList"  # GET /v5/affiliate/aff-user-list
+CUSTOMER_INFO = "privateGetV5UserAffCustomerInfo"  # GET /v5/user/aff-customer-info
 KLINE = "publicGetV5MarketKline"  # GET /v5/market/kline (public)
 
 Prices = dict[tuple[str, date], Decimal | None]
@@ -87,6 +88,17 @@ class BybitSource(CcxtSource):
             if since is None or registered is None or registered.date() >= since.date():
                 invitees.append(Invitee(str(item["userId"]), registered))
         return invitees
+
+    async def check_uid(self, uid: str) -> Invitee | None:
+        """One UID through aff-customer-info instead of paging the whole invitee list.
+
+        The docs show only the answer for one of our clients (`result.uid` is the UID); they do
+        not say what a UID that is not ours returns. Reading: a successful answer without that
+        UID in `result` means "not ours"; an error code is an error (raised, so an unexplained
+        answer never counts as "not ours"). The answer has no registration time.
+        """
+        result = self._dict(await self._call(CUSTOMER_INFO, {"uid": uid}), "result")
+        return Invitee(uid, None) if str(result.get("uid") or "") == uid else None
 
     async def fetch_commissions(self, start: datetime, end: datetime) -> list[CommissionRow]:
         rows: list[CommissionRow] = []

@@ -8,10 +8,12 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from arq.connections import ArqRedis
 
 from handlers import keyboards
-from handlers.callbacks import LinkAction, LinkCB, MenuCB, Screen
+from handlers.callbacks import DisputeCB, LinkAction, LinkCB, MenuCB, Screen
+from handlers.money import moment
 from handlers.render import (
     enabled_exchange,
     escape,
@@ -25,7 +27,10 @@ from services.dto import AccountDTO, UserDTO
 from services.events import EventService
 from services.exchange_catalog import ExchangeCatalog
 from services.i18n import Translator
+from services.jobs import enqueue_uid_check
 from services.models import Platform
+from services.sync import SyncService
+from services.uid_disputes import DisputeOutcome, UidDisputeService
 
 router = Router(name="trader.accounts")
 
@@ -86,7 +91,7 @@ async def on_link_pick(
 @router.message(LinkUid.entering_uid, F.text)
 async def on_uid_entered(
     message: Message, state: FSMContext, t: Translator, user: UserDTO, accounts: AccountService,
-    events: EventService,
+    events: EventService, support_contact: str | None = None,
 ) -> None:
     data = await state.get_data()
     check = accounts.check_uid(data["exchange_id"], message.text or "")
@@ -96,6 +101,15 @@ async def on_uid_entered(
         text = t(f"link.invalid.{check.reason}", min=check.min_length, max=check.max_length)
         await message.answer(text + "\n\n" + t("link.try_again"),
                              reply_markup=keyboards.link_cancel(t))
+        return
+    # Somebody holds it already: say so now, not after Confirm (Confirm checks again: the
+    # unique key decides races).
+    holder = await accounts.holder(data["exchange_id"], check.uid)
+    if holder is not None:
+        await state.clear()
+        text, markup = _held_reply(t, data["exchange_id"], data["exchange_name"], check.uid,
+                                   mine=holder == user.id, support_contact=support_contact)
+        await message.answer(text, reply_markup=markup)
         return
     await state.set_state(LinkUid.confirming)
     await state.set_data({**data, "uid": check.uid})
@@ -132,25 +146,67 @@ async def on_message_while_confirming(message: Message, state: FSMContext, t: Tr
 @router.callback_query(LinkUid.confirming, LinkCB.filter(F.action == LinkAction.CONFIRM))
 async def on_link_confirm(
     query: CallbackQuery, state: FSMContext, t: Translator, user: UserDTO,
-    accounts: AccountService, events: EventService, support_contact: str | None = None,
+    accounts: AccountService, events: EventService, exchanges: ExchangeCatalog,
+    sync: SyncService, arq: ArqRedis | None = None, redis_prefix: str = "",
+    support_contact: str | None = None,
 ) -> None:
     data = await state.get_data()
     await state.clear()
     result = await accounts.link(user.id, data["exchange_id"], data["uid"])
     name = data["exchange_name"]
     uid = escape(result.uid or data["uid"])
-    support = None
-    if result.outcome is LinkOutcome.LINKED:
-        text = t("link.done", uid=uid, name=name)
-    else:
-        await events.record(f"uid_link_{result.outcome.value}", user.id, Platform.BOT,
-                            exchange=data["exchange_id"])
-        text = t(f"link.outcome.{result.outcome.value}", uid=uid, name=name)
-        if result.outcome is LinkOutcome.TAKEN:  # only support can settle whose UID it is
-            text += "\n\n" + support_hint(t, support_contact, with_contact="support.if_yours",
-                                           without="support.if_yours_none")
-            support = support_url(support_contact)
-    await show(query, text, keyboards.after_link(t, support))
+    if result.outcome is LinkOutcome.LINKED and result.account is not None:
+        exchange = await exchanges.get(data["exchange_id"])
+        if exchange is not None and exchange.data_source == "csv":
+            reject_at = result.account.created_at + sync.uid_reject_after
+            text = t("link.done_csv", uid=uid, name=name, reject_at=moment(reject_at, t.locale))
+        elif arq is not None:
+            # The worker asks the exchange now and tells the trader what it said.
+            await enqueue_uid_check(arq, redis_prefix, result.account.id)
+            text = t("link.done_checking", uid=uid, name=name)
+        else:
+            text = t("link.done", uid=uid, name=name)
+        await show(query, text, keyboards.after_link(t))
+        return
+    await events.record(f"uid_link_{result.outcome.value}", user.id, Platform.BOT,
+                        exchange=data["exchange_id"])
+    if result.outcome in (LinkOutcome.TAKEN, LinkOutcome.ALREADY_YOURS):
+        text, markup = _held_reply(t, data["exchange_id"], name, result.uid or data["uid"],
+                                   mine=result.outcome is LinkOutcome.ALREADY_YOURS,
+                                   support_contact=support_contact)
+        await show(query, text, markup)
+        return
+    await show(query, t(f"link.outcome.{result.outcome.value}", uid=uid, name=name),
+               keyboards.after_link(t))
+
+
+def _held_reply(t: Translator, exchange_id: str, name: str, uid: str, *, mine: bool,
+                support_contact: str | None) -> tuple[str, InlineKeyboardMarkup]:
+    """A UID that is linked already: to this trader, or to another one (then it can be
+    claimed: only people can settle whose it is)."""
+    if mine:
+        return (t("link.outcome.already_yours", uid=escape(uid), name=name),
+                keyboards.after_link(t))
+    text = t("link.outcome.taken", uid=escape(uid), name=name) + "\n\n" + t(
+        "dispute.offer") + "\n" + support_hint(
+        t, support_contact, with_contact="support.if_yours", without="support.if_yours_none")
+    return text, keyboards.uid_taken(t, exchange_id, uid, support_url(support_contact))
+
+
+@router.callback_query(DisputeCB.filter())
+async def on_uid_dispute(
+    query: CallbackQuery, callback_data: DisputeCB, t: Translator, user: UserDTO,
+    disputes: UidDisputeService, admin_chat_id: int | None = None,
+    support_contact: str | None = None,
+) -> None:
+    result = await disputes.open(user.id, callback_data.exchange_id, callback_data.uid,
+                                 admin_chat_id)
+    text = t(f"dispute.{result.outcome.value}", uid=escape(callback_data.uid),
+             name=result.exchange_name)
+    if result.outcome is DisputeOutcome.NO_ADMIN_CHAT:
+        text += "\n" + support_hint(t, support_contact, with_contact="support.if_yours",
+                                    without="support.if_yours_none")
+    await show(query, text, keyboards.after_link(t, support_url(support_contact)))
 
 
 @router.callback_query(LinkCB.filter(F.action == LinkAction.CONFIRM))

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -26,7 +27,13 @@ from services.models import (
 from services.notifications import NotificationService
 from services.sync.csv_imports import CsvImports
 from services.sync.locks import RunLocks, job_lock_key, sync_lock_key
-from services.sync.outcomes import CsvImportOutcome, SyncOutcome, error_class
+from services.sync.outcomes import (
+    CsvImportOutcome,
+    PendingPlan,
+    SyncOutcome,
+    UidLookup,
+    error_class,
+)
 from services.sync.status import (
     DEFAULT_REREAD_DAYS,
     ExchangeStatusDTO,
@@ -52,6 +59,9 @@ SourceFactory = Callable[[str], AffiliateSource | None]
 # settlement time: the same three days. Anything later (monthly settlements, wash-trading
 # clawbacks) is caught by the deep re-read. EXCHANGE_<ID>_REREAD_DAYS overrides one exchange.
 REREAD_DAYS = {"bybit": 2, "bitget": 3, "mexc": 3}
+# The worker looks for due syncs every 15 s (bot/worker.py's sync_tick); a due sync starts
+# within this.
+SYNC_TICK = timedelta(minutes=1)
 
 
 class SyncService:
@@ -174,6 +184,56 @@ class SyncService:
             uids, _ = await self._uids.verify(exchange, None, reject=False)
             verified += len(uids)
         return verified
+
+    # --- one new UID --------------------------------------------------------------------
+
+    @property
+    def uid_reject_after(self) -> timedelta:
+        """How long a linked UID may stay unfound before it is rejected."""
+        return self._uids.reject_after
+
+    async def pending_plan(self, exchange_id: str, linked_at: datetime) -> PendingPlan:
+        """What happens next to a UID just linked on this exchange (for the trader). Asks
+        whether the exchange is configured, which builds its adapter: for the worker."""
+        exchange = await Exchange.get_or_none(id=exchange_id)
+        reject_at = linked_at + self._uids.reject_after
+        if exchange is None or exchange.data_source != "api":
+            return PendingPlan(False, "csv", None, reject_at)
+        if not self.is_configured(exchange_id):
+            return PendingPlan(False, "none", None, None)
+        state = await SyncState.get_or_none(exchange_id=exchange_id)
+        now = self._now()
+        next_at = state.next_due_at if state is not None else None
+        if next_at is None or next_at <= now:
+            next_at = now + SYNC_TICK  # due already: the worker's next tick takes it
+        return PendingPlan(True, "api", next_at, reject_at)
+
+    async def check_new_uid(self, account_id: int) -> tuple[str, PendingPlan | None]:
+        """Ask the exchange about one UID right after it was linked. Verified: the trader is
+        told by the verification itself; otherwise the answer and the plan, for telling."""
+        account = await ExchangeAccount.get_or_none(id=account_id)
+        if account is None or account.status is not AccountStatus.PENDING:
+            return UidLookup.NOT_PENDING, None
+        exchange = await Exchange.get(id=account.exchange_id)  # type: ignore[attr-defined]
+        plan = await self.pending_plan(exchange.id, account.created_at)
+        source = self._sources(exchange.id) if plan.instant else None
+        if source is None or not source.capabilities.uid_check:
+            if source is not None:
+                await source.close()
+            plan = replace(plan, instant=False)
+            await self._uids.tell_pending(account, exchange, UidLookup.NO_LOOKUP, plan)
+            return UidLookup.NO_LOOKUP, plan
+        try:
+            verified = await self._uids.check_one(account, exchange, source)
+            lookup = UidLookup.VERIFIED if verified else UidLookup.NOT_FOUND
+        except ExchangeError as exc:
+            log.warning("uid check %s: %s", exchange.id, exc)
+            lookup = UidLookup.FAILED
+        finally:
+            await source.close()
+        if lookup != UidLookup.VERIFIED:  # verified: the verification told the trader
+            await self._uids.tell_pending(account, exchange, lookup, plan)
+        return lookup, plan
 
     # --- one run ------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from services.models import (
     Platform,
 )
 from services.notifications import NotificationService
+from services.sync.outcomes import PendingPlan, UidLookup
 
 
 class UidChecks:
@@ -63,6 +64,37 @@ class UidChecks:
                 rejected += await self._resolve(account, exchange, AccountStatus.REJECTED, now,
                                                 reason="not_found")
         return verified, rejected
+
+    @property
+    def reject_after(self) -> timedelta:
+        return self._uid_reject_after
+
+    async def check_one(self, account: ExchangeAccount, exchange: Exchange,
+                        source: AffiliateSource) -> bool:
+        """Ask the exchange about this one pending UID; True if it was verified now (and its
+        trader notified). Exchange errors are the caller's (raised)."""
+        if await source.check_uid(account.uid) is None:
+            return False
+        return bool(await self._resolve(account, exchange, AccountStatus.VERIFIED, self._now()))
+
+    async def tell_pending(self, account: ExchangeAccount, exchange: Exchange, lookup: str,
+                           plan: PendingPlan) -> None:
+        """Tell the trader why a UID they just linked is still pending and what happens next
+        (once per account)."""
+        if plan.via == "none":
+            key = "notify.uid_pending.unconfigured"
+        elif lookup in (UidLookup.NOT_FOUND, UidLookup.FAILED):
+            key = f"notify.uid_pending.{lookup}"
+        else:
+            key = "notify.uid_pending.at_sync"
+        params: dict[str, object] = {"exchange": exchange.name, "uid": account.uid}
+        if plan.next_check_at is not None:
+            params["next_at"] = plan.next_check_at.isoformat()
+        if plan.reject_at is not None:
+            params["reject_at"] = plan.reject_at.isoformat()
+        user_id: int = account.user_id  # type: ignore[attr-defined]
+        await self._notifications.enqueue(f"uid_pending:{account.id}", user_id, "uid_pending",
+                                          key, params, user_id=user_id)
 
     async def _resolve(self, account: ExchangeAccount, exchange: Exchange,
                        status: AccountStatus, now: datetime, reason: str | None = None) -> int:

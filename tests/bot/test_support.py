@@ -132,9 +132,7 @@ async def test_a_taken_uid_names_support(db: str, support: Dispatcher, bot: Mock
     await send(support, bot, message_update(other, "/start"))
     await send(support, bot, callback_update(other, LinkCB(action=LinkAction.PICK,
                                                            exchange_id="okx").pack()))
-    await send(support, bot, message_update(other, "77700011"))
-    text = await send(support, bot, callback_update(other, LinkCB(action=LinkAction.CONFIRM,
-                                                                  exchange_id="okx").pack()))
+    text = await send(support, bot, message_update(other, "77700011"))  # refused when typed
     assert "already linked to another account" in text
     assert "If it is yours, write to support: @cr_support" in text
     assert url_buttons(bot) == [("💬 Write to support", "https://t.me/cr_support")]

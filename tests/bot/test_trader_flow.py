@@ -134,6 +134,12 @@ async def link(dp, bot, user, exchange_id: str, uid: str) -> str:  # type: ignor
                                                             exchange_id=exchange_id).pack()))
 
 
+async def enter_uid(dp, bot, user, exchange_id: str, uid: str) -> str:  # type: ignore[no-untyped-def]
+    await send(dp, bot, callback_update(user, LinkCB(action=LinkAction.PICK,
+                                                     exchange_id=exchange_id).pack()))
+    return await send(dp, bot, message_update(user, uid))
+
+
 async def test_uid_taken_by_another_trader_and_several_per_exchange(
     db, dispatcher, bot, alice
 ) -> None:
@@ -141,9 +147,11 @@ async def test_uid_taken_by_another_trader_and_several_per_exchange(
     for person in (alice, bob):
         await send(dispatcher, bot, message_update(person, "/start"))
     assert "is linked" in await link(dispatcher, bot, alice, "bybit", "11223344")
-    assert "already linked to another account" in await link(dispatcher, bot, bob, "bybit",
-                                                              "11223344")
-    assert "You have already linked" in await link(dispatcher, bot, alice, "bybit", "11223344")
+    # Refused as soon as the UID is typed (tests/bot/test_uid_taken.py has the details).
+    assert "already linked to another account" in await enter_uid(dispatcher, bot, bob, "bybit",
+                                                                  "11223344")
+    assert "You have already linked" in await enter_uid(dispatcher, bot, alice, "bybit",
+                                                        "11223344")
     assert "is linked" in await link(dispatcher, bot, alice, "bybit", "99887766")
     assert await ExchangeAccount.filter(user_id=alice.id, exchange_id="bybit").count() == 2
     assert await ExchangeAccount.filter(user_id=bob.id).count() == 0

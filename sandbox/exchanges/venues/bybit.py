@@ -1,5 +1,6 @@
-"""Bybit v5: GET /v5/affiliate/aff-user-list (invitees, volume, our commission per coin) and the
-public GET /v5/market/kline (the daily prices the venue pays those coins at).
+"""Bybit v5: GET /v5/affiliate/aff-user-list (invitees, volume, our commission per coin),
+GET /v5/user/aff-customer-info (one invitee by UID) and the public GET /v5/market/kline (the
+daily prices the venue pays those coins at).
 
 aff-user-list (docs: bybit-exchange/docs `docs/v5/affiliate/affiliate-user-list`, and Bybit's
 newer description of the custom range): `size` 0..1000, `cursor` / `nextPageCursor` ("" on the
@@ -137,6 +138,7 @@ class Bybit(Venue):
     def routes(self) -> list[tuple[str, str, Handler]]:
         return [
             ("GET", "/v5/affiliate/aff-user-list", self.aff_user_list),
+            ("GET", "/v5/user/aff-customer-info", self.aff_customer_info),
             ("GET", "/v5/market/kline", self.kline),
         ]
 
@@ -235,6 +237,28 @@ class Bybit(Venue):
             row["startDate"], row["endDate"] = start.isoformat(), end.isoformat()
             rows.append(row)
         return rows
+
+    async def aff_customer_info(self, request: web.Request) -> web.Response:
+        """One invitee by UID (docs: `docs/v5/affiliate/affiliate-info`): the 30/365-day
+        figures of `uid`, no registration time. The docs show only the answer for one of our
+        clients; for any other UID this venue answers retCode 0 with an empty `result` (our
+        reading: Bybit's usual "nothing found" shape), which the adapter takes as "not ours".
+        """
+        uid = request.query.get("uid", "")
+        if not uid:
+            raise ParamError("uid is required")
+        trader = self.data.find_trader(self.id, uid)
+        if trader is None:
+            return self.ok({})
+        last = self.data.end_day
+        row: dict[str, Any] = {"uid": uid, "vipLevel": "0", "totalWalletBalance": "1",
+                               "depositAmount30Day": "0", "depositAmount365Day": "0",
+                               "KycLevel": 1}
+        row |= self._vol_fields(self._volumes(last - timedelta(days=29), last).get(
+            uid, Decimal(0)), "30Day")
+        row |= self._vol_fields(self._volumes(last - timedelta(days=364), last).get(
+            uid, Decimal(0)), "365Day")
+        return self.ok(row)
 
     def _rolling_rows(self, page: list[SimTrader]) -> list[dict[str, Any]]:
         """Rows without a range: the 30/365-day fields (ending at end_day), nothing else."""
