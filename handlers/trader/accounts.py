@@ -107,6 +107,9 @@ async def on_uid_entered(
     holder = await accounts.holder(data["exchange_id"], check.uid)
     if holder is not None:
         await state.clear()
+        taken = "already_yours" if holder == user.id else "taken"
+        await events.record(f"uid_link_{taken}", user.id, Platform.BOT,
+                            exchange=data["exchange_id"])
         text, markup = _held_reply(t, data["exchange_id"], data["exchange_name"], check.uid,
                                    mine=holder == user.id, support_contact=support_contact)
         await message.answer(text, reply_markup=markup)

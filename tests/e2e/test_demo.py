@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.demo import DEMO_UIDS
 from sandbox.telegram import StubClient
 from sandbox.telegram.demo import DEMO_TRADER_ID
 from tests.e2e.processes import bot_process, free_port
@@ -24,6 +25,19 @@ async def test_demo_runs_on_the_embedded_default(tmp_path: Path) -> None:
     ):
         await tg.send(DEMO_TRADER_ID, DEMO_TRADER_ID, "/start")
         await tg.wait_for_bot_message(DEMO_TRADER_ID, "Welcome, Demo trader!", timeout=15)
+        # A UID the simulated OKX knows is verified within seconds of Confirm (OKX is asked at
+        # once), not at the next sync, which is minutes away.
+        await tg.press_button(DEMO_TRADER_ID, DEMO_TRADER_ID, "🔗 My accounts")
+        await tg.wait_for_bot_message(DEMO_TRADER_ID, "My accounts", timeout=10)
+        await tg.press_button(DEMO_TRADER_ID, DEMO_TRADER_ID, "➕ Link a UID")
+        await tg.wait_for_bot_message(DEMO_TRADER_ID, "On which exchange", timeout=10)
+        await tg.press_button(DEMO_TRADER_ID, DEMO_TRADER_ID, "OKX")
+        await tg.wait_for_bot_message(DEMO_TRADER_ID, "Send your OKX UID", timeout=10)
+        await tg.send(DEMO_TRADER_ID, DEMO_TRADER_ID, DEMO_UIDS["okx"])
+        await tg.wait_for_bot_message(DEMO_TRADER_ID, f"Link UID {DEMO_UIDS['okx']}", timeout=10)
+        await tg.press_button(DEMO_TRADER_ID, DEMO_TRADER_ID, "✅ Confirm")
+        await tg.wait_for_bot_message(DEMO_TRADER_ID, "asking OKX now", timeout=10)
+        await tg.wait_for_bot_message(DEMO_TRADER_ID, "is verified", timeout=20)
     log = (tmp_path / "demo1.log").read_text()
     assert f"Open {chat_url}/stub/" in log
     # The banner is not buried or scrolled away: a few lines before it, no routine line after.
