@@ -41,7 +41,10 @@ ADMIN = 900  # in the test settings' ADMIN_IDS
 TRADER = 990_001
 FILE_ID = "big-export"
 CSV_BYTES = 9 * 1024 * 1024  # the issue's file; within MAX_CSV_BYTES, MAX_FILE_CHARS, MAX_ROWS
-WORST_DELAY = 0.100
+# A regression guard, not a speed goal: parsing on the loop blocked it 4-5 s; off the loop the
+# worst reply is ~15-120 ms here depending on what else the machine runs (CI saw 117 ms once).
+# A bound at 100 ms failed on noise, so it sits far above the noise and far below the regression.
+WORST_DELAY = 0.500
 PROBE_EVERY = 0.010  # the loop probe's sleep
 ASK_EVERY = 0.050  # the trader's pause between two /menu
 
@@ -144,7 +147,7 @@ async def arq(dispatcher: Dispatcher, settings: Settings) -> AsyncIterator[ArqRe
     await pool.aclose()
 
 
-async def test_a_9mb_csv_import_does_not_delay_a_trader_reply_by_100ms(  # type: ignore[no-untyped-def]
+async def test_a_9mb_csv_import_does_not_block_a_trader_reply(  # type: ignore[no-untyped-def]
     db, dispatcher: Dispatcher, settings: Settings, services: Services, arq: ArqRedis,
 ) -> None:
     data, rows = big_generic_csv(CSV_BYTES)
