@@ -69,6 +69,13 @@ def _params(value: object) -> dict[str, Any]:
     return dict(loaded) if isinstance(loaded, Mapping) else {}
 
 
+_ENQUEUE = (
+    "INSERT INTO notifications (dedupe_key, chat_id, user_id, kind, text_key, params, "
+    "silent, status, attempts, not_before, created_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7, 'pending', 0, $8, $9) "
+    "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
+)
+
 # Claim in one statement: lock a window of due rows with SKIP LOCKED (concurrent claimers take
 # different rows instead of waiting), keep the oldest row per chat, stamp the lease. One row per
 # chat per batch means the delivery loop never holds a claimed row while it waits out a chat's
@@ -137,15 +144,22 @@ class NotificationService:
         ``params`` must be JSON values; user data among them is escaped when the text is
         rendered, so pass it raw.
         """
-        rows = await self._query(
-            "INSERT INTO notifications (dedupe_key, chat_id, user_id, kind, text_key, params, "
-            "silent, status, attempts, not_before, created_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7, 'pending', 0, $8, $9) "
-            "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-            [dedupe_key, chat_id, user_id, kind, text_key, json.dumps(dict(params or {})),
-             silent, not_before, _utcnow()],
-        )
+        rows = await self._query(_ENQUEUE, [
+            dedupe_key, chat_id, user_id, kind, text_key, json.dumps(dict(params or {})),
+            silent, not_before, _utcnow()])
         return bool(rows)
+
+    @staticmethod
+    async def enqueue_in(
+        conn: Any, dedupe_key: str, chat_id: int, kind: str, text_key: str,
+        params: Mapping[str, object] | None = None, *, user_id: int | None = None,
+        silent: bool = False,
+    ) -> bool:
+        """``enqueue`` on the caller's asyncpg connection, inside its transaction: the message
+        is written if and only if the change it tells of commits."""
+        row = await conn.fetchrow(_ENQUEUE, dedupe_key, chat_id, user_id, kind, text_key,
+                                  json.dumps(dict(params or {})), silent, None, _utcnow())
+        return row is not None
 
     # --- delivering -----------------------------------------------------------------------
 

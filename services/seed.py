@@ -5,6 +5,7 @@ from __future__ import annotations
 from exchanges.registry import EXCHANGES, PRODUCT_EXCHANGES
 from services.exchange_catalog import ExchangeCatalog, ExchangeSeed
 from services.models import DataSource
+from services.payouts.config import seed_payout_config
 
 # Our affiliate code until an operator sets the real one per exchange in the admin screens.
 DEFAULT_REFERRAL_CODE = "CRYPTOREBATE"
@@ -26,4 +27,5 @@ def exchange_seeds(referral_code: str = DEFAULT_REFERRAL_CODE) -> list[ExchangeS
 
 
 async def seed_reference_data(catalog: ExchangeCatalog) -> int:
-    return await catalog.seed(exchange_seeds())
+    """The exchanges, and the payout networks and thresholds (missing rows only)."""
+    return await catalog.seed(exchange_seeds()) + await seed_payout_config()

@@ -90,6 +90,15 @@ class Ledger(LedgerInvariants):
         """Move ``amount`` from the trader's available to held balance. ``key`` is the caller's
         idempotency key (e.g. ``withdrawal:{id}``). Raises InsufficientFunds when the available
         balance is short (the database CHECK decides, under the account locks)."""
+        async with self.transaction() as conn:
+            return await self.hold_in(conn, key, user_id, amount, asset=asset, actor=actor)
+
+    async def hold_in(
+        self, conn: Any, key: str, user_id: int, amount: Decimal, *, asset: str = USDT,
+        actor: str = "system",
+    ) -> HoldResult:
+        """``hold`` inside the caller's transaction (``conn`` from ``transaction()``), so that
+        what the hold is for is written in the same commit (a withdrawal and its hold)."""
         if amount <= 0 or not is_money(amount):
             raise ValueError("a hold needs a positive 8-dp amount")
         available = AccountRef.trader_available(user_id, asset)
@@ -98,17 +107,16 @@ class Ledger(LedgerInvariants):
             key=f"hold:{key}", kind="hold", legs=(Leg(available, -amount), Leg(held, amount)),
             memo=f"hold {key}", actor=actor,
         )
-        async with self.transaction() as conn:
-            accounts = await lock_accounts(conn, [available, held])
-            [entry] = await insert_entries(conn, [spec], accounts)
-            if entry.replayed:
-                row = await conn.fetchrow("SELECT * FROM ledger_holds WHERE key = $1", key)
-                return await self._with_resolution(conn, row, replayed=True)
-            row = await conn.fetchrow(
-                "INSERT INTO ledger_holds (key, user_id, asset, amount, hold_entry_id) "
-                "VALUES ($1, $2, $3, $4, $5) RETURNING *",
-                key, user_id, asset, amount, entry.entry_id,
-            )
+        accounts = await lock_accounts(conn, [available, held])
+        [entry] = await insert_entries(conn, [spec], accounts)
+        if entry.replayed:
+            row = await conn.fetchrow("SELECT * FROM ledger_holds WHERE key = $1", key)
+            return await self._with_resolution(conn, row, replayed=True)
+        row = await conn.fetchrow(
+            "INSERT INTO ledger_holds (key, user_id, asset, amount, hold_entry_id) "
+            "VALUES ($1, $2, $3, $4, $5) RETURNING *",
+            key, user_id, asset, amount, entry.entry_id,
+        )
         return _hold_result(row, resolve_entry_id=None, replayed=False)
 
     async def post_hold(
@@ -125,6 +133,18 @@ class Ledger(LedgerInvariants):
         """Release a hold: held → available. Exactly once (see post_hold)."""
         return await self._resolve(hold_id, HoldState.VOIDED, None, actor)
 
+    async def post_hold_in(self, conn: Any, hold_id: int, *, fee: Decimal = ZERO,
+                           actor: str = "system") -> HoldResult:
+        """``post_hold`` inside the caller's transaction."""
+        if fee < 0 or not is_money(fee):
+            raise ValueError("fee must be a non-negative 8-dp amount")
+        return await self._resolve_in(conn, hold_id, HoldState.POSTED, fee, actor)
+
+    async def void_hold_in(self, conn: Any, hold_id: int, *,
+                           actor: str = "system") -> HoldResult:
+        """``void_hold`` inside the caller's transaction."""
+        return await self._resolve_in(conn, hold_id, HoldState.VOIDED, None, actor)
+
     async def get_hold(self, hold_id: int) -> HoldResult:
         async with self.transaction() as conn:
             row = await conn.fetchrow("SELECT * FROM ledger_holds WHERE id = $1", hold_id)
@@ -136,46 +156,51 @@ class Ledger(LedgerInvariants):
         self, hold_id: int, target: HoldState, fee: Decimal | None, actor: str
     ) -> HoldResult:
         async with self.transaction() as conn:
-            hold = await conn.fetchrow("SELECT * FROM ledger_holds WHERE id = $1", hold_id)
-            if hold is None:
-                raise HoldNotFound(hold_id)
-            user_id, asset, amount = hold["user_id"], hold["asset"], hold["amount"]
-            held = AccountRef.trader_held(user_id, asset)
-            if target is HoldState.POSTED:
-                assert fee is not None
-                if fee > amount:
-                    raise ValueError("the fee exceeds the held amount")
-                legs = [Leg(held, -amount)]
-                if amount - fee:
-                    legs.append(Leg(AccountRef.payouts_in_transit(asset), amount - fee))
-                if fee:
-                    legs.append(Leg(AccountRef.fees(asset), fee))
-            else:
-                available = AccountRef.trader_available(user_id, asset)
-                legs = [Leg(held, -amount), Leg(available, amount)]
-            suffix = "post" if target is HoldState.POSTED else "void"
-            spec = EntrySpec(
-                key=f"hold:{hold['key']}:{suffix}", kind=f"hold_{suffix}", legs=tuple(legs),
-                memo=f"{suffix} hold {hold['key']}", actor=actor,
+            return await self._resolve_in(conn, hold_id, target, fee, actor)
+
+    async def _resolve_in(
+        self, conn: Any, hold_id: int, target: HoldState, fee: Decimal | None, actor: str
+    ) -> HoldResult:
+        hold = await conn.fetchrow("SELECT * FROM ledger_holds WHERE id = $1", hold_id)
+        if hold is None:
+            raise HoldNotFound(hold_id)
+        user_id, asset, amount = hold["user_id"], hold["asset"], hold["amount"]
+        held = AccountRef.trader_held(user_id, asset)
+        if target is HoldState.POSTED:
+            assert fee is not None
+            if fee > amount:
+                raise ValueError("the fee exceeds the held amount")
+            legs = [Leg(held, -amount)]
+            if amount - fee:
+                legs.append(Leg(AccountRef.payouts_in_transit(asset), amount - fee))
+            if fee:
+                legs.append(Leg(AccountRef.fees(asset), fee))
+        else:
+            available = AccountRef.trader_available(user_id, asset)
+            legs = [Leg(held, -amount), Leg(available, amount)]
+        suffix = "post" if target is HoldState.POSTED else "void"
+        spec = EntrySpec(
+            key=f"hold:{hold['key']}:{suffix}", kind=f"hold_{suffix}", legs=tuple(legs),
+            memo=f"{suffix} hold {hold['key']}", actor=actor,
+        )
+        accounts = await lock_accounts(conn, (leg.account for leg in legs))
+        # The one place a hold changes state: it must touch exactly one row.
+        row = await conn.fetchrow(
+            "UPDATE ledger_holds SET state = $2, fee = $3, resolved_at = now() "
+            "WHERE id = $1 AND state = 'pending' RETURNING *",
+            hold_id, target.value, fee,
+        )
+        if row is None:
+            current = await conn.fetchrow("SELECT * FROM ledger_holds WHERE id = $1", hold_id)
+            if current["state"] != target.value:
+                raise HoldAlreadyResolved(hold_id, current["state"])
+            first = await conn.fetchval(
+                "SELECT content_hash FROM ledger_entries WHERE idempotency_key = $1", spec.key
             )
-            accounts = await lock_accounts(conn, (leg.account for leg in legs))
-            # The one place a hold changes state: it must touch exactly one row.
-            row = await conn.fetchrow(
-                "UPDATE ledger_holds SET state = $2, fee = $3, resolved_at = now() "
-                "WHERE id = $1 AND state = 'pending' RETURNING *",
-                hold_id, target.value, fee,
-            )
-            if row is None:
-                current = await conn.fetchrow("SELECT * FROM ledger_holds WHERE id = $1", hold_id)
-                if current["state"] != target.value:
-                    raise HoldAlreadyResolved(hold_id, current["state"])
-                first = await conn.fetchval(
-                    "SELECT content_hash FROM ledger_entries WHERE idempotency_key = $1", spec.key
-                )
-                if first != spec.content_hash():
-                    raise IdempotencyConflict(spec.key)
-                return await self._with_resolution(conn, current, replayed=True)
-            [entry] = await insert_entries(conn, [spec], accounts)
+            if first != spec.content_hash():
+                raise IdempotencyConflict(spec.key)
+            return await self._with_resolution(conn, current, replayed=True)
+        [entry] = await insert_entries(conn, [spec], accounts)
         return _hold_result(row, resolve_entry_id=entry.entry_id, replayed=False)
 
     @staticmethod

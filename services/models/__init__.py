@@ -13,6 +13,18 @@ from services.models.ledger import (
     LedgerPosting,
 )
 from services.models.notifications import Notification, NotificationStatus
+from services.models.payouts import (
+    FINAL_STATUSES,
+    AuditEntry,
+    AutoWithdrawal,
+    PayoutAddress,
+    PayoutMethod,
+    PayoutNetwork,
+    PayoutSettings,
+    Withdrawal,
+    WithdrawalApproval,
+    WithdrawalStatus,
+)
 from services.models.rates import (
     EstimateBasis,
     EstimateRate,
@@ -67,4 +79,14 @@ __all__ = [
     "RateGroupShare",
     "RebateAccrual",
     "TraderShare",
+    "FINAL_STATUSES",
+    "AuditEntry",
+    "AutoWithdrawal",
+    "PayoutAddress",
+    "PayoutMethod",
+    "PayoutNetwork",
+    "PayoutSettings",
+    "Withdrawal",
+    "WithdrawalApproval",
+    "WithdrawalStatus",
 ]

@@ -1,0 +1,1 @@
+"""Withdrawals: configuration, requests, approvals and the payout engine."""
