@@ -15,6 +15,12 @@ class ExchangeFaults:
     slow_seconds: float = 5.0
     malformed: int = 0  # the next K requests get a truncated JSON body with HTTP 200
     auth_fail: bool = False  # every request fails authentication until switched off
+    # Withdrawal endpoints only (see wallet.py):
+    withdraw_refuse: int = 0  # refuse the next K withdrawals (address not whitelisted) ...
+    withdraw_refuse_code: str = ""  # ... or with this exact exchange error code
+    withdraw_server_error: int = 0  # the next K withdrawals get a 503 before being recorded
+    withdraw_drop_answer: int = 0  # record the next K, answer only after slow_seconds
+    withdraw_fail_after_accept: int = 0  # accept the next K, then fail them at their next step
 
     def take(self, name: str) -> bool:
         """Consume one use of a counted fault."""

@@ -127,6 +127,7 @@ class Withdrawal(Model):
     attempts = fields.IntField(default=0)
     card_chat_id = fields.BigIntField(null=True)  # the finance card, edited as it moves
     card_message_id = fields.BigIntField(null=True)
+    card_state = fields.CharField(max_length=64, null=True)  # what the card shows now
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     submitted_at = fields.DatetimeField(null=True)

@@ -8,6 +8,26 @@ example: 1694275200000). POST /api/v2/broker/customer-list (JSON body: startTime
 pageNo, pageSize <= 1000, uid) -> data[] {uid, registerTime}.
 Envelope `{"code": "00000", "msg": "success", "requestTime": ms, "data": ...}`.
 
+Withdrawals (bitget api-doc spot "Wallet": Withdraw, Get Withdrawal Records; state machine and
+fault switches in `sandbox/exchanges/wallet.py`):
+* `POST /api/v2/spot/wallet/withdrawal` - JSON body coin, transferType (`on_chain` |
+  `internal_transfer`), address (chain address, or for internal transfers a UID / email /
+  mobile per innerToType, default `uid`), chain (required on-chain, e.g. `trc20`), tag, size,
+  clientOid -> data {orderId, clientOid}.
+* `GET /api/v2/spot/wallet/withdrawal-records` - startTime and endTime required (ms), coin,
+  clientOid, orderId, idLessThan, limit (default 20, max 100) -> data[] {orderId, tradeId
+  (on-chain: the tx hash; internal: a trade id), coin, dest, clientOid, type "withdraw", tag,
+  size, fee (negative), status (`pending` | `fail` | `success`), toAddress, fromAddress,
+  confirm, chain, cTime, uTime}.
+Bitget has no "sent" status: a broadcast withdrawal is still `pending`, with its hash in
+`tradeId` (empty before; the docs do not say what tradeId holds before broadcast).
+The fee is taken on top of `size` here (the docs do not say which way; ccxt reads the amount
+received as size - |fee|).
+Errors (Bitget's error-code list; HTTP 400): 43012 "Insufficient balance", 47003 "Withdraw
+address is not in addressBook", 40017 parameter error; a repeated clientOid gets 43118
+"clientOrderId duplicate" (listed among the withdrawal codes; 45034 "clientOid duplicate" is the
+trading one) - unverified live.
+
 Window rule (the docs do not say how startTime/endTime meet `date`): the widest reading, which
 is also what the live API did (issue 9) - whole UTC days, both ends inclusive: a query returns
 every line whose `date` falls on the UTC date of startTime through the UTC date of endTime (see
@@ -18,7 +38,8 @@ returns again. Without startTime/endTime: yesterday (UTC+8) only, as documented.
 
 from __future__ import annotations
 
-from decimal import Decimal
+import asyncio
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import web
@@ -35,9 +56,24 @@ from sandbox.exchanges.venues.common import (
     on_utc_days,
     utc8_day_ms,
 )
+from sandbox.exchanges.wallet import Refusal, ServerError, SimState, SimWithdrawal, Wallet
 
 MAX_RANGE_MS = 90 * 86_400_000
 PRODUCT_TYPE = {"spot": "SPOT", "futures": "USDT-FUTURES"}
+CHAIN_FEES = {"trc20": Decimal("1"), "erc20": Decimal("3"), "bep20": Decimal("0.3")}
+STATUS = {
+    SimState.PENDING: "pending",
+    SimState.SENT: "pending",
+    SimState.COMPLETED: "success",
+    SimState.FAILED: "fail",
+}
+REFUSALS = {
+    "duplicate": ("43118", "clientOrderId duplicate"),
+    "insufficient": ("43012", "Insufficient balance"),
+    "address": ("47003", "Withdraw address is not in addressBook"),
+    "param": ("40017", "Parameter verification failed: size"),
+}
+OUR_UID = "6000000001"
 
 
 class Bitget(Venue):
@@ -49,7 +85,19 @@ class Bitget(Venue):
         return [
             ("GET", "/api/v2/broker/customer-commissions", self.customer_commissions),
             ("POST", "/api/v2/broker/customer-list", self.customer_list),
+            ("POST", "/api/v2/spot/wallet/withdrawal", self.withdrawal),
+            ("GET", "/api/v2/spot/wallet/withdrawal-records", self.withdrawal_records),
         ]
+
+    wallet: Wallet | None = None
+
+    def attach_wallet(self, wallet: Wallet) -> None:
+        self.wallet = wallet
+
+    def _wallet(self) -> Wallet:
+        if self.wallet is None:
+            raise RuntimeError("no wallet attached to the Bitget venue")
+        return self.wallet
 
     def ok(self, data: Any, **extra: Any) -> web.Response:
         return self.json(
@@ -152,5 +200,109 @@ class Bitget(Venue):
         chunk = traders[(page_no - 1) * page_size : page_no * page_size]
         return self.ok([{"uid": t.uid, "registerTime": str(ms(t.registered_at))} for t in chunk])
 
+    # --- withdrawals -----------------------------------------------------------------------
 
+    async def withdrawal(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError as exc:
+            raise ParamError("body") from exc
+        if not isinstance(body, dict):
+            raise ParamError("body")
+        coin = str(body.get("coin") or "")
+        transfer_type = str(body.get("transferType") or "")
+        address = str(body.get("address") or "")
+        client_oid = str(body.get("clientOid") or "")
+        if not coin:
+            raise ParamError("coin")
+        if transfer_type not in ("on_chain", "internal_transfer"):
+            raise ParamError("transferType")
+        if not address:
+            raise ParamError("address")
+        if len(client_oid) > 50:
+            return self.error("40304", "clientOid or clientOrderId length cannot greater than 50",
+                              400)
+        try:
+            size = Decimal(str(body.get("size")))
+        except InvalidOperation as exc:
+            raise ParamError("size") from exc
+        if not size.is_finite() or size <= 0:
+            raise ParamError("size")
+        chain, fee = "", Decimal(0)
+        if transfer_type == "on_chain":
+            chain = str(body.get("chain") or "")
+            if not chain:
+                raise ParamError("chain")
+            if chain.lower() not in CHAIN_FEES:
+                return self.error("40017", f"Parameter verification failed: chain {chain}", 400)
+            fee = CHAIN_FEES[chain.lower()]
+        else:
+            inner = str(body.get("innerToType") or "uid")
+            if inner not in ("uid", "email", "mobile"):
+                raise ParamError("innerToType")
+            if inner == "uid" and not address.isdigit():
+                return self.error("40104", "Unable to withdraw to this account Please make "
+                                  "sure this is a valid and verified account", 400)
+        wallet = self._wallet()
+        try:
+            withdrawal, drop = wallet.submit(
+                client_id=client_oid,
+                kind="onchain" if transfer_type == "on_chain" else "internal",
+                asset=coin, amount=size, fee=fee, to=address, chain=chain,
+                tag=str(body.get("tag") or ""),
+            )
+        except ServerError:
+            return web.Response(status=503, text="Service Unavailable")
+        except Refusal as exc:
+            code, message = REFUSALS.get(exc.reason, ("47003", str(exc)))
+            return self.error(exc.code or code, message, 400)
+        if drop:
+            await asyncio.sleep(wallet.faults.of(self.id).slow_seconds)
+        return self.ok({"orderId": withdrawal.id, "clientOid": client_oid or None})
 
+    def _record(self, w: SimWithdrawal) -> dict[str, Any]:
+        # internal: Bitget's "trade ID"; on-chain: the tx hash once broadcast, "" before
+        trade_id = w.id if w.kind == "internal" else w.tx_hash
+        confirm = {SimState.SENT: "1", SimState.COMPLETED: "100"}.get(w.state, "0")
+        return {
+            "orderId": w.id,
+            "tradeId": trade_id,
+            "coin": w.asset,
+            "dest": "on_chain" if w.kind == "onchain" else "internal_transfer",
+            "clientOid": w.client_id or None,
+            "type": "withdraw",
+            "tag": w.tag,
+            "size": money(w.amount),
+            "fee": money(-w.fee),
+            "status": STATUS[w.state],
+            "toAddress": w.to,
+            "fromAddress": OUR_UID if w.kind == "internal" else "",
+            "confirm": confirm,
+            "chain": w.chain,
+            "cTime": str(w.created_ms),
+            "uTime": str(w.updated_ms),
+        }
+
+    async def withdrawal_records(self, request: web.Request) -> web.Response:
+        start, end = int_param(request, "startTime"), int_param(request, "endTime")
+        if start is None or end is None:
+            raise ParamError("startTime and endTime are required")
+        if end < start or end - start > MAX_RANGE_MS:
+            raise ParamError("startTime/endTime range must be within 90 days")
+        limit = int_param(request, "limit", 20) or 20
+        if not 1 <= limit <= 100:
+            raise ParamError("limit")
+        before = int_param(request, "idLessThan")
+        q = request.query
+        wallet = self._wallet()
+        wallet.tick()
+        rows = [
+            self._record(w)
+            for w in sorted(wallet.withdrawals, key=lambda w: int(w.id), reverse=True)
+            if start <= w.created_ms <= end
+            and (not q.get("coin") or w.asset == q["coin"])
+            and (not q.get("clientOid") or w.client_id == q["clientOid"])
+            and (not q.get("orderId") or w.id == q["orderId"])
+            and (before is None or int(w.id) < before)
+        ]
+        return self.ok(rows[:limit])
