@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
 from aiogram import Bot
@@ -44,7 +45,7 @@ from aiogram.exceptions import (
 )
 from redis.asyncio import Redis
 
-from handlers.money import moment
+from handlers.money import moment, money
 from services.i18n import Catalog
 from services.models import NotificationStatus
 from services.notifications import NotificationDTO, NotificationService
@@ -213,9 +214,11 @@ def render(i18n: Catalog, note: NotificationDTO) -> str:
             values[name] = t(value if value.startswith(prefix) else template.format(value))
         elif name.endswith("_at") and isinstance(value, str):  # an ISO time, in the reader's words
             values[name] = _moment(value, t.locale)
+        elif name.endswith("amount") and isinstance(value, str):  # money, as the reader writes it
+            values[name] = _money(value, t.locale)
         elif isinstance(value, list):  # lines, each rendered with the key "<text_key>.<name>"
             values[name] = "\n".join(
-                t(f"{note.text_key}.{name}", **_escaped(item)) for item in value
+                t(f"{note.text_key}.{name}", **_escaped(item, t.locale)) for item in value
                 if isinstance(item, Mapping)
             )
         else:
@@ -231,12 +234,20 @@ def _moment(value: str, locale: str) -> str:
     return moment(at if at.tzinfo else at.replace(tzinfo=UTC), locale)
 
 
+def _money(value: str, locale: str) -> str:
+    try:
+        return money(Decimal(value), locale)
+    except InvalidOperation:
+        return _escape(value)
+
+
 def _escape(value: object) -> str:
     return html.escape(str(value), quote=False)
 
 
-def _escaped(item: Mapping[str, object]) -> dict[str, str]:
-    return {str(key): _escape(value) for key, value in item.items()}
+def _escaped(item: Mapping[str, object], locale: str) -> dict[str, str]:
+    return {str(key): _money(value, locale) if str(key).endswith("amount")
+            and isinstance(value, str) else _escape(value) for key, value in item.items()}
 
 
 @dataclass

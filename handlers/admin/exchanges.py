@@ -1,17 +1,25 @@
 """Admin chat: exchange status (seed 000 §3), "sync now", and CSV imports with a dry run.
 
 Every handler here requires the admin chat AND an operator role of the sender.
+
+A large file's preview or import takes seconds; meanwhile one message shows how far it got
+(`CsvProgress`): the preview's own message, posted as "Reading…" and edited into the preview;
+at Confirm, the preview itself, edited into the result.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
@@ -25,6 +33,9 @@ from services.i18n import MissingTranslation, Translator
 from services.jobs import enqueue_accrual, enqueue_sync_now
 from services.models import Role
 from services.sync import CsvImportOutcome, ExchangeStatus, SyncService
+from services.sync.csv_imports import PARSE
+
+log = logging.getLogger(__name__)
 
 router = Router(name="admin.exchanges")
 router.message.filter(InAdminChat(), HasRole(Role.ADMIN, Role.OPS))
@@ -36,6 +47,15 @@ STATUS_ICONS = {ExchangeStatus.OK: "🟢", ExchangeStatus.LAG: "🟡", ExchangeS
 CSV_FORMATS = ("generic", "binance", "bitmart")
 PENDING_IMPORT_SECONDS = 3600  # a previewed file can be imported within an hour
 MAX_CSV_BYTES = 20 * 1024 * 1024  # Telegram bots can download files up to 20 MB
+# Progress of a preview or an import: shown from the start for a file of ~20,000 rows or more
+# (a generic export's line is ~70 bytes), and for any file once its work has taken SHOW_AFTER.
+PROGRESS_BYTES = 1_400_000
+PROGRESS_ROWS = 20_000
+PROGRESS_SHOW_AFTER = 1.0  # seconds
+# Telegram limits edits (in a group, ~20 messages a minute): one edit per PROGRESS_EVERY at
+# most, and only for PROGRESS_STEP more percent (or a new stage), so ~10 edits a step at most.
+PROGRESS_EVERY = 1.5  # seconds
+PROGRESS_STEP = 10  # percent
 
 
 def _ago(t: Translator, moment: datetime | None, now: datetime) -> str:
@@ -126,6 +146,122 @@ def render_import(t: Translator, outcome: CsvImportOutcome, name: str) -> str:
              unchanged=outcome.unchanged)
 
 
+def render_progress(t: Translator, stage: str, percent: int, name: str, dry_run: bool) -> str:
+    if stage == PARSE:
+        return t("admin.csv.progress.reading", name=name, percent=percent)
+    key = "admin.csv.progress.checking" if dry_run else "admin.csv.progress.importing"
+    return t(key, name=name, percent=percent)
+
+
+class CsvProgress:
+    """The `on_progress` of a CSV preview or import (services.sync.csv_imports.Progress): one
+    message, posted (or, given `message_id`, an existing one) once the work is large or slow,
+    then edited as it advances, at most once per PROGRESS_EVERY. Sending and editing run in a
+    task of their own: the import never waits for Telegram (a 429 retried by the session can
+    take tens of seconds), and a refused edit only costs that edit. `finish` puts the step's
+    result in the same message."""
+
+    def __init__(self, bot: Bot, chat_id: int, render: Callable[[str, int], str],
+                 message_id: int | None = None) -> None:
+        self._bot = bot
+        self._chat_id = chat_id
+        self._render = render  # (stage, percent) -> the message's text
+        self.message_id = message_id
+        self._posts = message_id is None  # a message of its own, not yet sent
+        self._clock = asyncio.get_running_loop().time
+        self._started = self._clock()
+        self._shown: tuple[str, int] | None = None  # the last stage and percent sent
+        self._shown_at = 0.0
+        self._stopped = False
+        self._sending: asyncio.Task[None] | None = None
+
+    async def __call__(self, stage: str, done: int, total: int) -> None:
+        now = self._clock()
+        percent = min(done * 100 // total, 100) if total > 0 else 100
+        if self._stopped or (self._sending is not None and not self._sending.done()):
+            return
+        if self._shown is None:
+            large = total >= (PROGRESS_BYTES if stage == PARSE else PROGRESS_ROWS)
+            if not large and now - self._started < PROGRESS_SHOW_AFTER:
+                return
+        elif now - self._shown_at < PROGRESS_EVERY or (
+                stage == self._shown[0] and percent < self._shown[1] + PROGRESS_STEP):
+            return
+        self._shown, self._shown_at = (stage, percent), now
+        self._sending = asyncio.create_task(self._show(self._render(stage, percent)))
+
+    async def _show(self, text: str) -> None:
+        try:
+            if self.message_id is None:
+                sent = await self._bot.send_message(self._chat_id, text)
+                self.message_id = sent.message_id
+            else:
+                await self._bot.edit_message_text(text, chat_id=self._chat_id,
+                                                  message_id=self.message_id, reply_markup=None)
+        except TelegramBadRequest as exc:
+            if "message is not modified" not in exc.message:
+                # The message is gone or cannot be edited: no more progress, the result is
+                # sent as a message of its own.
+                log.warning("CSV progress in chat %s stopped: %s", self._chat_id, exc.message)
+                self._stopped = True
+        except TelegramAPIError as exc:  # flood beyond the session's retries, network: skipped
+            log.warning("CSV progress in chat %s: an update skipped: %s", self._chat_id, exc)
+
+    async def _settle(self) -> None:
+        """Wait for the update being sent; an edit is dropped, the result replaces it."""
+        task, self._sending = self._sending, None
+        if task is None:
+            return
+        if self.message_id is not None and not task.done():
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def finish(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> bool:
+        """Put the result in the progress message. False when there is none to edit (nothing
+        was shown) or it could not be edited: the caller sends the result instead."""
+        await self._settle()
+        if self.message_id is None or (self._posts and self._shown is None) or self._stopped:
+            return False
+        try:
+            await self._bot.edit_message_text(text, chat_id=self._chat_id,
+                                              message_id=self.message_id,
+                                              reply_markup=reply_markup)
+        except TelegramBadRequest as exc:
+            if "message is not modified" in exc.message:
+                return True
+            log.warning("CSV result not shown in chat %s's progress message: %s",
+                        self._chat_id, exc.message)
+            return False
+        except TelegramAPIError as exc:
+            log.warning("CSV result not shown in chat %s's progress message: %s",
+                        self._chat_id, exc)
+            return False
+        return True
+
+    async def abandon(self, text: str | None = None,
+                      reply_markup: InlineKeyboardMarkup | None = None) -> None:
+        """The work failed: remove a message of its own, or put `text` back in an existing
+        one. Best effort: the failure itself is what the caller reports."""
+        await self._settle()
+        if self._shown is None or self.message_id is None:
+            return
+        with contextlib.suppress(TelegramAPIError):
+            if self._posts:
+                await self._bot.delete_message(self._chat_id, self.message_id)
+            elif text is not None:
+                await self._bot.edit_message_text(text, chat_id=self._chat_id,
+                                                  message_id=self.message_id,
+                                                  reply_markup=reply_markup)
+
+
+async def _reply(message: Message, progress: CsvProgress, text: str,
+                 reply_markup: InlineKeyboardMarkup | None = None) -> None:
+    """The step's result: in the progress message if one was shown, else a new message."""
+    if not await progress.finish(text, reply_markup):
+        await message.answer(text, reply_markup=reply_markup)
+
+
 @router.message(F.document, F.caption.startswith("/import"))
 async def on_csv_upload(
     message: Message, bot: Bot, t: Translator, sync: SyncService, exchanges: ExchangeCatalog,
@@ -142,20 +278,29 @@ async def on_csv_upload(
     if (document.file_size or 0) > MAX_CSV_BYTES:
         await message.answer(t("admin.csv.too_big"))
         return
-    text = await _download_text(bot, document.file_id)
-    if text is None:
-        await message.answer(t("admin.csv.not_text"))
-        return
-    outcome = await sync.import_csv(exchange.id, text, fmt, dry_run=True)
-    if outcome.errors:
-        await message.answer(render_import(t, outcome, exchange.name))
-        return
-    # Remember what was previewed; the buttons carry only a random token.
-    token = secrets.token_urlsafe(8)
-    await redis.set(f"{redis_prefix}:csv:{token}",
-                    f"{exchange.id}|{fmt}|{document.file_id}", ex=PENDING_IMPORT_SECONDS)
-    await message.answer(render_import(t, outcome, exchange.name),
-                         reply_markup=keyboards.csv_confirm(t, token))
+    name = escape(document.file_name or exchange.name)
+    progress = CsvProgress(bot, message.chat.id,
+                           lambda stage, percent: render_progress(t, stage, percent, name, True))
+    try:
+        await progress(PARSE, 0, document.file_size or 0)  # a large file: shown while it downloads
+        text = await _download_text(bot, document.file_id)
+        if text is None:
+            await _reply(message, progress, t("admin.csv.not_text"))
+            return
+        outcome = await sync.import_csv(exchange.id, text, fmt, dry_run=True,
+                                        on_progress=progress)
+        if outcome.errors:
+            await _reply(message, progress, render_import(t, outcome, exchange.name))
+            return
+        # Remember what was previewed; the buttons carry only a random token.
+        token = secrets.token_urlsafe(8)
+        await redis.set(f"{redis_prefix}:csv:{token}",
+                        f"{exchange.id}|{fmt}|{document.file_id}", ex=PENDING_IMPORT_SECONDS)
+    except Exception:
+        await progress.abandon()  # the retried upload (handlers/outage.py) shows its own
+        raise
+    await _reply(message, progress, render_import(t, outcome, exchange.name),
+                 keyboards.csv_confirm(t, token))
 
 
 @router.callback_query(CsvCB.filter())
@@ -182,19 +327,25 @@ async def on_csv_decision(
     if text is None or exchange is None:
         await query.answer(t("admin.csv.expired"), show_alert=True)
         return
+    preview, name = message.html_text, exchange.name
+    progress = CsvProgress(
+        bot, message.chat.id, message_id=message.message_id,
+        render=lambda stage, percent: preview + "\n\n" + render_progress(
+            t, stage, percent, name, False))
     try:
         outcome = await sync.import_csv(exchange_id, text, fmt, dry_run=False,
-                                        actor_id=user.id)
+                                        actor_id=user.id, on_progress=progress)
     except Exception:
         # Nothing was imported (one transaction): the preview stays importable, so the press
         # retried after a store outage (handlers/outage.py), or pressed again, imports it.
         with contextlib.suppress(Exception):
             await redis.set(key, pending, ex=PENDING_IMPORT_SECONDS, nx=True)
+        await progress.abandon(preview, keyboards.csv_confirm(t, callback_data.token))
         raise
     if not outcome.errors:
         await enqueue_accrual(arq, redis_prefix, exchange_id)
-    await message.edit_text(render_import(t, outcome, exchange.name) + "\n"
-                            + t("admin.csv.by", who=who))
+    await _reply(message, progress,
+                 render_import(t, outcome, exchange.name) + "\n" + t("admin.csv.by", who=who))
     await query.answer()
 
 

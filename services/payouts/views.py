@@ -64,10 +64,11 @@ class WithdrawalDTO:
                 "tx_hash": self.tx_hash, "reason": self.reason}
 
     def message_params(self) -> dict[str, object]:
-        """Parameters of the trader's notifications (JSON values; amounts as strings, which
-        the outbox renders as money in the reader's language)."""
-        return {"id": self.id, "amount": str(self.amount), "fee": str(self.fee),
-                "net": str(self.net_amount), "asset": self.asset,
+        """Parameters of the trader's notifications (JSON values; amounts as strings under
+        names ending in ``amount``, which the outbox renders as money in the reader's
+        language)."""
+        return {"id": self.id, "amount": str(self.amount), "fee_amount": str(self.fee),
+                "net_amount": str(self.net_amount), "asset": self.asset,
                 "network": self.network_id or "", "destination": self.destination,
                 "exchange": self.exchange_id, "tx": self.tx_hash or "",
                 "reason": self.reason or ""}

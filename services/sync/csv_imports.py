@@ -7,6 +7,9 @@ in a thread its ~1 long-lived object per row makes the collector's full passes t
 hundred ms, during which no thread runs (measured on a 9 MB file: 200-400 ms stalls). It comes
 back as pickled batches of plain tuples, unpacked one batch at a time. Either way COPY takes
 the rows a batch at a time, returning to the loop in between.
+
+A caller may follow the work through `on_progress` (the admin chat shows it for large files):
+plain numbers, nothing about how they are shown.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -51,6 +54,16 @@ IN_THREAD_CHARS = 1024 * 1024
 # for a ~20% longer COPY).
 BATCH_ROWS = 250
 BATCH_PAUSE = 0.001
+
+# Stages told to `on_progress(stage, done, total)`. PARSE counts characters of the text: 0 before
+# and all after, since a file is parsed in one piece (in a worker, nothing comes back before the
+# end). STORE counts rows handed to COPY, after every batch, and all once the statements after
+# COPY have run too.
+PARSE = "parse"
+STORE = "store"
+Progress = Callable[[str, int, int], Awaitable[None]]
+"""Told how an import advances. It is awaited between two batches of COPY, inside the import's
+transaction: it must return at once (start slow work, do not wait for it) and not raise."""
 
 _parser: ProcessPoolExecutor | None = None
 
@@ -111,7 +124,8 @@ async def _parse(text: str, fmt: str, exchange_id: str, today: date) -> _Parsed:
 
 
 async def _upsert_batches(
-    batches: Sequence[Iterable[CommissionRow]], connection: asyncpg.Connection
+    batches: Sequence[Iterable[CommissionRow]], connection: asyncpg.Connection, rows: int,
+    on_progress: Progress | None,
 ) -> UpsertCounts:
     """commission_store.upsert_rows' statements (upsert_records), COPY fed by an async generator
     that returns to the loop after every batch. upsert_rows gives COPY a plain iterable, which
@@ -128,19 +142,25 @@ async def _upsert_batches(
             for row in batch:
                 seen += 1
                 yield record(row, RecordOrigin.CSV)
+            if on_progress is not None:
+                await on_progress(STORE, seen, rows)
             await asyncio.sleep(BATCH_PAUSE)
 
-    return await upsert_records(records(), connection=connection, seen=lambda: seen)
+    counts = await upsert_records(records(), connection=connection, seen=lambda: seen)
+    if on_progress is not None:
+        await on_progress(STORE, rows, rows)
+    return counts
 
 
 async def _store_run(
-    batches: Sequence[Iterable[CommissionRow]], run: SyncRun, now: datetime
+    batches: Sequence[Iterable[CommissionRow]], rows: int, run: SyncRun, now: datetime,
+    on_progress: Progress | None,
 ) -> UpsertCounts:
     """The rows and the run's counts in one transaction (services.sync.store.store_rows, the
     rows in batches)."""
     client = Tortoise.get_connection("default")
     async with client.acquire_connection() as connection, connection.transaction():
-        counts = await _upsert_batches(batches, connection)
+        counts = await _upsert_batches(batches, connection, rows, on_progress)
         await connection.execute(
             "UPDATE sync_runs SET status = 'ok', records_seen = $2, records_new = $3, "
             "records_changed = $4, finished_at = $5 WHERE id = $1",
@@ -164,15 +184,20 @@ class CsvImports:
 
     async def import_csv(
         self, exchange_id: str, text: str, fmt: str = "generic", *, dry_run: bool,
-        actor_id: int | None = None,
+        actor_id: int | None = None, on_progress: Progress | None = None,
     ) -> CsvImportOutcome:
         """Import an affiliate-portal export. A file with any bad row imports nothing; a dry
-        run reports what would change (the same upsert, rolled back)."""
+        run reports what would change (the same upsert, rolled back). `on_progress` is told
+        how the parse and the upsert advance (see `Progress`)."""
         exchange = await Exchange.get_or_none(id=exchange_id)
         if exchange is None:
             raise ValueError(f"unknown exchange {exchange_id!r}")
         now = self._now()
+        if on_progress is not None:
+            await on_progress(PARSE, 0, len(text))
         parsed = await _parse(text, fmt, exchange_id, now.astimezone(UTC).date())
+        if on_progress is not None:
+            await on_progress(PARSE, len(text), len(text))
         if parsed.errors:
             return CsvImportOutcome(exchange_id, dry_run, parsed.rows, parsed.errors)
         client = Tortoise.get_connection("default")
@@ -182,7 +207,8 @@ class CsvImports:
                     transaction = connection.transaction()
                     await transaction.start()
                     try:
-                        counts = await _upsert_batches(parsed.batches, connection)
+                        counts = await _upsert_batches(parsed.batches, connection,
+                                                       parsed.rows, on_progress)
                     finally:
                         await transaction.rollback()
             except asyncpg.DataError as exc:  # the parser's bounds should make this unreachable
@@ -192,7 +218,7 @@ class CsvImports:
         state, _ = await SyncState.get_or_create(exchange_id=exchange_id)
         run = await SyncRun.create(exchange_id=exchange_id, trigger="csv")
         try:
-            counts = await _store_run(parsed.batches, run, now)
+            counts = await _store_run(parsed.batches, parsed.rows, run, now, on_progress)
         except asyncpg.DataError as exc:  # as above; the run must not stay "running"
             run.status = SyncRunStatus.FAILED
             run.error_class = "bad_csv"

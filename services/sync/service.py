@@ -25,7 +25,7 @@ from services.models import (
     SyncState,
 )
 from services.notifications import NotificationService
-from services.sync.csv_imports import CsvImports
+from services.sync.csv_imports import CsvImports, Progress
 from services.sync.locks import RunLocks, job_lock_key, sync_lock_key
 from services.sync.outcomes import (
     CsvImportOutcome,
@@ -315,8 +315,8 @@ class SyncService:
 
     async def import_csv(
         self, exchange_id: str, text: str, fmt: str = "generic", *, dry_run: bool,
-        actor_id: int | None = None,
+        actor_id: int | None = None, on_progress: Progress | None = None,
     ) -> CsvImportOutcome:
         """Import an affiliate-portal export (services/sync/csv_imports.py)."""
         return await self._csv.import_csv(exchange_id, text, fmt, dry_run=dry_run,
-                                          actor_id=actor_id)
+                                          actor_id=actor_id, on_progress=on_progress)
