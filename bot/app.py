@@ -18,6 +18,8 @@ from bot.embedded import EmbeddedServices
 from bot.settings import Settings, SettingsError
 from bot.stores import wait_for_redis, wait_for_store
 from exchanges.base import AffiliateSource
+from exchanges.payout_registry import PAYOUT_ADAPTERS, payout_source
+from exchanges.payouts import PayoutSource
 from exchanges.registry import build_source
 from services.accounts import AccountService
 from services.balances import BalanceService
@@ -27,6 +29,11 @@ from services.exchange_catalog import ExchangeCatalog
 from services.i18n import Catalog
 from services.ledger import Ledger
 from services.notifications import NotificationService
+from services.payouts.approvals import ApprovalService
+from services.payouts.config import PayoutConfig
+from services.payouts.engine import PayoutEngine
+from services.payouts.engine import SourceFactory as PayoutSourceFactory
+from services.payouts.requests import WithdrawalService
 from services.rebates import RateService, RebateEngine
 from services.referrals import ReferralService
 from services.sync import SourceFactory, SyncService
@@ -61,6 +68,9 @@ class Services:
     digests: DigestService
     rates: RateService
     disputes: UidDisputeService
+    withdrawals: WithdrawalService
+    approvals: ApprovalService
+    payouts: PayoutEngine
 
     def as_workflow_data(self) -> dict[str, object]:
         return {
@@ -74,6 +84,8 @@ class Services:
             "balances": self.balances,
             "rates": self.rates,
             "disputes": self.disputes,
+            "withdrawals": self.withdrawals,
+            "approvals": self.approvals,
         }
 
 
@@ -100,10 +112,41 @@ def build_source_factory(settings: Settings) -> SourceFactory:
     return build
 
 
+def build_payout_factory(settings: Settings) -> PayoutSourceFactory:
+    """Payout adapters from the same EXCHANGE_<ID>_* credentials (the key needs the exchange's
+    withdraw permission for payouts); None where no key is set or no adapter exists."""
+
+    def build(exchange_id: str) -> PayoutSource | None:
+        credentials = settings.exchanges.get(exchange_id)
+        if credentials is None or credentials.api_key is None:
+            return None
+
+        def reveal(secret: SecretStr | None) -> str | None:
+            return secret.get_secret_value() if secret is not None else None
+
+        return payout_source(
+            exchange_id, api_url=credentials.api_url, api_key=reveal(credentials.api_key),
+            api_secret=reveal(credentials.api_secret),
+            api_password=reveal(credentials.api_password),
+        )
+
+    return build
+
+
+def internal_payout_exchanges(settings: Settings) -> frozenset[str]:
+    """Where a trader can be paid to their own UID: an adapter that can, and our key there."""
+    return frozenset(
+        exchange_id for exchange_id, internal in PAYOUT_ADAPTERS.items()
+        if internal and (credentials := settings.exchanges.get(exchange_id)) is not None
+        and credentials.api_key is not None)
+
+
 def build_services(settings: Settings, secret_key: bytes) -> Services:
     events = EventService()
     exchanges = ExchangeCatalog()
     notifications = NotificationService()
+    ledger = Ledger()
+    payout_config = PayoutConfig()
     return Services(
         events=events,
         users=UserService(events, admin_ids=frozenset(settings.admin_ids)),
@@ -121,10 +164,14 @@ def build_services(settings: Settings, secret_key: bytes) -> Services:
         ),
         balances=BalanceService(),
         rebates=RebateEngine(),
-        ledger=Ledger(),
+        ledger=ledger,
         digests=DigestService(notifications, exchanges),
         rates=RateService(),
         disputes=UidDisputeService(notifications, events),
+        withdrawals=WithdrawalService(
+            ledger, payout_config, internal_exchanges=internal_payout_exchanges(settings)),
+        approvals=ApprovalService(ledger, payout_config),
+        payouts=PayoutEngine(ledger, payout_config, build_payout_factory(settings)),
     )
 
 
@@ -183,6 +230,7 @@ def create_dispatcher(
     # Handlers receive these by parameter name (``users: UserService``, ``i18n: Catalog`` …).
     dispatcher.workflow_data.update(i18n=i18n, redis=redis, arq=arq, redis_prefix=redis_prefix,
                                     admin_chat_id=settings.admin_chat_id,
+                                    finance_chat_id=settings.finance_chat_id,
                                     support_contact=settings.support_contact,
                                     **services.as_workflow_data())
     # The user's context before flood control: operators are exempt by their role in the

@@ -25,6 +25,7 @@ from bot.app import (
 )
 from bot.lifecycle import wait_for_signal
 from bot.outbox import OutboxDelivery, build_outbox
+from bot.payout_jobs import pay_withdrawal, payout_tick
 from bot.settings import Settings
 from bot.supervisor import supervise_worker
 from services.health import HEARTBEAT_EVERY_SECONDS, write_heartbeat
@@ -240,6 +241,7 @@ def worker_functions() -> list[Any]:
         func(accrue_rebates, name="accrue_rebates", timeout=ACCRUAL_TIMEOUT_SECONDS,
              keep_result=0),
         func(check_new_uid, name="check_new_uid", timeout=60, keep_result=0),
+        func(pay_withdrawal, name="pay_withdrawal", timeout=120, keep_result=0),
     ]
 
 
@@ -255,6 +257,9 @@ def cron_jobs() -> list[Any]:
              run_at_startup=True, unique=True, timeout=600),
         cron(deliver_notifications, name="deliver_notifications", second=DELIVERY_SECONDS,
              run_at_startup=True, unique=True, timeout=120),
+        # Every 15 s: approved withdrawals are paid and open ones followed at the exchange.
+        cron(payout_tick, name="payout_tick", second={5, 20, 35, 50}, run_at_startup=True,
+             unique=True, timeout=300),
     ]
 
 
@@ -263,13 +268,14 @@ def build_worker(settings: Settings, infra: Infrastructure, *, burst: bool = Fal
         ctx["infra"] = infra
         ctx["settings"] = settings
         ctx["services"] = build_services(settings, resolve_secret_key(settings))
+        ctx["i18n"] = Catalog.load(default_locale=settings.default_locale)
         await ctx["services"].events.start()
         if settings.bot_token is not None:
             # No waiting inside a send: the outbox reschedules a 429'd notification itself.
             ctx["bot"] = create_bot(settings, retry_after_429=False)
             ctx["outbox"] = build_outbox(
                 ctx["bot"], ctx["services"].notifications,
-                Catalog.load(default_locale=settings.default_locale), infra.redis,
+                ctx["i18n"], infra.redis,
                 settings.redis_prefix,
             )
         else:

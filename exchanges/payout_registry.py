@@ -15,6 +15,10 @@ from exchanges.registry import EXCHANGES
 if TYPE_CHECKING:
     from exchanges.adapters.payout_base import CcxtPayouts
 
+# The exchanges with a payout adapter and whether each can pay to a UID (internal transfer),
+# known without importing ccxt (a test keeps this table equal to the adapters' capabilities).
+PAYOUT_ADAPTERS: dict[str, bool] = {"okx": True, "bitget": True}
+
 
 def _payout_classes() -> dict[str, type[CcxtPayouts]]:
     # Imported here so that reading the registry never imports ccxt.

@@ -12,6 +12,7 @@ def build_routers() -> list[Router]:
 
     names = [
         "handlers.trader",  # the most updates: first
+        "handlers.finance",  # withdrawal cards in the finance chat
         "handlers.admin.exchanges",
         "handlers.admin.rates",
         "handlers.admin.strangers",  # after every admin router: what none of them took

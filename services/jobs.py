@@ -47,3 +47,12 @@ async def enqueue_uid_check(redis: ArqRedis, redis_prefix: str, account_id: int)
     await redis.enqueue_job("check_new_uid", account_id,
                             _job_id=f"{redis_prefix}:uidcheck:{account_id}",
                             _queue_name=queue_name(redis_prefix))
+
+
+async def enqueue_payout(redis: ArqRedis, redis_prefix: str, withdrawal_id: int) -> None:
+    """Send an approved withdrawal now rather than at the next payout tick. Losing this job
+    loses nothing: the tick pays every approved request; the engine's claim keeps the two from
+    paying one request twice."""
+    await redis.enqueue_job("pay_withdrawal", withdrawal_id,
+                            _job_id=f"{redis_prefix}:payout:{withdrawal_id}",
+                            _queue_name=queue_name(redis_prefix))

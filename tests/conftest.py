@@ -109,6 +109,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         "DATA_DIR": str(data_dir),
         "ADMIN_IDS": "900",
         "ADMIN_CHAT_ID": "-100500",
+        "FINANCE_CHAT_ID": "-100600",
         "REDIS_PREFIX": f"test-{RUN_ID}",
         "FLOOD_LIMIT": "1000",
     })

@@ -58,6 +58,9 @@ class ApprovalService:
                 "AND revision = $2", withdrawal_id, revision)
             before = withdrawal_dto(row)
             if approvals < row["approvals_needed"]:
+                # Not a change of what is paid (no new revision), but of what the card shows.
+                await conn.execute("UPDATE withdrawals SET updated_at = now() WHERE id = $1",
+                                   withdrawal_id)
                 await audit(conn, actor_id, "withdrawal.approve", "withdrawal", withdrawal_id,
                             before=before.audit_view(),
                             after={**before.audit_view(), "approvals": approvals})
@@ -143,6 +146,12 @@ class ApprovalService:
                 "ON w.id = a.withdrawal_id AND w.revision = a.revision "
                 "WHERE a.withdrawal_id = $1 ORDER BY a.id", withdrawal_id)
         return [row["approver_id"] for row in rows]
+
+    async def can_decide(self, actor_id: int) -> bool:
+        """Whether the person may decide at all (asked before a reason is requested; the
+        decision itself checks again)."""
+        async with ledger_transaction() as conn:
+            return await self.may_decide(conn, actor_id)
 
     # --- the checks every decision makes -------------------------------------------------------
 

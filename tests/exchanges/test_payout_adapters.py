@@ -339,3 +339,12 @@ async def test_raw_endpoints_follow_the_documented_rules(
         url = f"{paysim.url}/bitget/api/v2/spot/wallet/withdrawal-records"
         async with http.get(url, headers=bitget_headers) as r:
             assert r.status == 400 and (await r.json())["code"] == "40017"
+
+
+def test_the_payout_table_known_without_ccxt_matches_the_adapters() -> None:
+    from exchanges.payout_registry import PAYOUT_ADAPTERS, payout_capabilities, payout_exchanges
+
+    assert sorted(PAYOUT_ADAPTERS) == payout_exchanges()
+    for exchange_id, internal in PAYOUT_ADAPTERS.items():
+        capabilities = payout_capabilities(exchange_id)
+        assert capabilities is not None and capabilities.internal is internal

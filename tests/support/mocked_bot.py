@@ -14,7 +14,7 @@ from aiogram.client.session.base import BaseSession
 from aiogram.enums import ParseMode
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
-from aiogram.types import Chat, Message, User
+from aiogram.types import Chat, InlineKeyboardMarkup, Message, User
 
 BOT_USER = User(id=42, is_bot=True, first_name="CryptoRebate", username="cryptorebate_bot")
 
@@ -38,7 +38,10 @@ class RecordingSession(BaseSession):
                 chat=Chat(id=int(chat_id), type="private"),
                 from_user=BOT_USER,
                 text=method.text,  # type: ignore[attr-defined]
-                reply_markup=getattr(method, "reply_markup", None),
+                # A message carries an inline keyboard only (ForceReply is a request to clients).
+                reply_markup=markup if isinstance(
+                    markup := getattr(method, "reply_markup", None), InlineKeyboardMarkup)
+                else None,
             )
         if name == "GetMe":
             return BOT_USER  # type: ignore[return-value]
