@@ -1,5 +1,5 @@
 """Exchanges & links: the list, an exchange's card with our tracked link, "I already have an
-account"."""
+account" (which starts the check of handlers/trader/existing.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from handlers import keyboards
 from handlers.callbacks import ExchangeAction, ExchangeCB, MenuCB, Screen
 from handlers.money import trader_share
 from handlers.render import enabled_exchange, show
+from handlers.trader import existing
 from services.dto import UserDTO
 from services.events import EventService
 from services.exchange_catalog import ExchangeCatalog
@@ -53,5 +54,4 @@ async def on_existing_account(
     if exchange is None:
         return
     await events.record("existing_account_viewed", user.id, Platform.BOT, exchange=exchange.id)
-    text = t("existing.title", name=exchange.name) + "\n\n" + t(f"existing.{exchange.id}")
-    await show(query, text, keyboards.back_to_card(t, exchange.id))
+    await existing.show_first_question(query, t, exchange)  # the check (handlers/trader/existing)

@@ -95,8 +95,12 @@ async def test_trader_first_minutes_in_english(
             assert response.headers["Location"] == "https://www.bybit.com/invite?ref=CRYPTOREBATE"
         await wait_for_event("link_opened", ALICE)
 
+        # "I already have an account": the check asks, one question per screen.
         await tg.press_button(ALICE, ALICE, "I already have an account")
-        await tg.wait_for_bot_message(ALICE, "Already have a Bybit account?")
+        first = await tg.wait_for_bot_message(ALICE, "Already have a Bybit account?")
+        assert "Did you open this Bybit account through our link" in first["text"]
+        await tg.press_button(ALICE, ALICE, "No")
+        await tg.wait_for_bot_message(ALICE, "Have you completed identity verification (KYC)")
         await tg.press_button(ALICE, ALICE, "« Back")
         await tg.wait_for_bot_message(ALICE, "Your rebate: 60%")
 
