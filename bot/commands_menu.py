@@ -23,7 +23,7 @@ from services.i18n import Catalog
 log = logging.getLogger(__name__)
 
 # In menu order. The handlers' Command filters are checked against these lists (tests).
-TRADER_COMMANDS = ("menu", "help", "support", "cancel", "start")
+TRADER_COMMANDS = ("menu", "withdraw", "help", "support", "cancel", "start")
 # /import is the caption of a CSV document; its menu entry says so.
 ADMIN_COMMANDS = ("status", "sync", "import", "estimate")
 

@@ -208,10 +208,10 @@ def render(i18n: Catalog, note: NotificationDTO) -> str:
     t = i18n.translator(i18n.resolve_locale(note.user_locale, note.telegram_language))
     values: dict[str, str] = {}
     for name, value in note.params.items():
-        if name in CATALOG_PARAMS and isinstance(value, str):
-            template = CATALOG_PARAMS[name]
-            prefix = template.format("")
-            values[name] = t(value if value.startswith(prefix) else template.format(value))
+        if name in CATALOG_PARAMS and isinstance(value, str) and t.has(
+                key := value if value.startswith(CATALOG_PARAMS[name].format(""))
+                else CATALOG_PARAMS[name].format(value)):
+            values[name] = t(key)  # a reason code; free text (finance's words) is kept as is
         elif name.endswith("_at") and isinstance(value, str):  # an ISO time, in the reader's words
             values[name] = _moment(value, t.locale)
         elif name.endswith("amount") and isinstance(value, str):  # money, as the reader writes it

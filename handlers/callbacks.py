@@ -16,6 +16,7 @@ class Screen(StrEnum):
     BALANCE = "bal"
     SETTINGS = "set"
     HELP = "help"
+    WITHDRAW = "wd"
 
 
 class MenuCB(CallbackData, prefix="m"):
@@ -30,6 +31,14 @@ class ExchangeAction(StrEnum):
 class ExchangeCB(CallbackData, prefix="x"):
     action: ExchangeAction
     exchange_id: str
+
+
+class ExistingCB(CallbackData, prefix="ea"):
+    """A step of the "I already have an account" check: the answers so far, one code each
+    (services.existing_accounts.Answer); empty for the first question."""
+
+    exchange_id: str
+    answers: str = ""
 
 
 class LinkAction(StrEnum):
@@ -71,3 +80,48 @@ class CsvCB(CallbackData, prefix="csv"):
 
 class DigestCB(CallbackData, prefix="dg"):
     mode: DigestMode
+
+
+class FinanceAction(StrEnum):
+    APPROVE = "ok"
+    REJECT = "no"
+    RETRY = "re"
+    PAID = "paid"  # paid by hand: record the transaction hash
+
+
+class FinanceCB(CallbackData, prefix="fin"):
+    """A button of a finance card: the action on a request at the revision the card showed."""
+
+    action: FinanceAction
+    withdrawal_id: int
+    revision: int
+
+
+class WithdrawAction(StrEnum):
+    NETWORK = "net"  # an on-chain network was picked (network_id)
+    INTERNAL = "int"  # the trader's own UID at an exchange (exchange_id)
+    ADDRESS = "adr"  # a saved address (address_id)
+    NEW_ADDRESS = "new"
+    SKIP_LABEL = "skip"
+    ALL = "all"  # all available
+    CONFIRM = "ok"
+    CANCEL = "no"
+
+
+class WithdrawCB(CallbackData, prefix="wd"):
+    """A step of the withdrawal flow; the choices so far are in the FSM data."""
+
+    action: WithdrawAction
+    network_id: str = ""
+    exchange_id: str = ""
+    address_id: int = 0
+
+
+class WithdrawalAction(StrEnum):
+    LIST = "list"  # My withdrawals
+    CANCEL = "cancel"  # take back a request not yet approved
+
+
+class WithdrawalCB(CallbackData, prefix="wr"):
+    action: WithdrawalAction
+    withdrawal_id: int = 0

@@ -52,6 +52,7 @@ def main_menu(t: Translator) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[
         [item("menu.exchanges", Screen.EXCHANGES)],
         [item("menu.accounts", Screen.ACCOUNTS), item("menu.balance", Screen.BALANCE)],
+        [item("menu.withdraw", Screen.WITHDRAW)],
         [item("menu.settings", Screen.SETTINGS), item("menu.help", Screen.HELP)],
     ])
 
@@ -156,6 +157,7 @@ def settings(
 def balance(t: Translator) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[
         [_button(t("balance.history_button"), HistoryCB(page=1))],
+        [_button(t("menu.withdraw"), MenuCB(screen=Screen.WITHDRAW))],
         [_back(t)],
     ])
 

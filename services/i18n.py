@@ -30,6 +30,9 @@ class Translator:
     _messages: dict[str, str]
     _fallback: dict[str, str]
 
+    def has(self, key: str) -> bool:
+        return key in self._messages or key in self._fallback
+
     def __call__(self, key: str, /, **params: object) -> str:
         text = self._messages.get(key) or self._fallback.get(key)
         if text is None:

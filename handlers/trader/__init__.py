@@ -11,7 +11,7 @@ from __future__ import annotations
 from aiogram import F, Router
 
 from handlers.filters import Registered
-from handlers.trader import accounts, balance, exchanges, settings, start
+from handlers.trader import accounts, balance, exchanges, existing, settings, start, withdraw
 
 router = Router(name="trader")
 router.message.filter(F.chat.type == "private")
@@ -23,4 +23,6 @@ registered.callback_query.filter(Registered())
 
 # Most pressed first: menus and the UID flow, then the rest.
 registered.include_routers(accounts.router, exchanges.router, balance.router, settings.router)
+registered.include_router(existing.router)  # "I already have an account": the check
+registered.include_router(withdraw.router)  # /withdraw, the flow and My withdrawals
 router.include_routers(start.router, registered)

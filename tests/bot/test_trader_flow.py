@@ -47,7 +47,7 @@ async def test_start_registers_once_with_source(db, dispatcher, bot, alice) -> N
     assert "Welcome, Alice!" in text
     assert "We never ask for your API keys" in text
     assert "💱 Exchanges & links" in buttons(bot)
-    assert "Withdraw" not in " ".join(buttons(bot))
+    assert "💸 Withdraw" in buttons(bot)
     user = await User.get(id=alice.id)
     assert user.signup_source == SignupSource.INFLUENCER
     assert user.signup_code == "inf_cryptoguru"
