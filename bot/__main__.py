@@ -51,7 +51,8 @@ async def _migrate(_: argparse.Namespace, settings: Settings) -> None:
     infra = await open_infrastructure(settings, migrate=True)
     try:
         added = await seed_reference_data(ExchangeCatalog())
-        print(f"migrations applied; {added} exchanges added")  # noqa: T201
+        print(f"migrations applied; {added.exchanges} exchanges added"  # noqa: T201
+              + (f", {added.payout_rows} payout settings added" if added.payout_rows else ""))
     finally:
         await infra.close()
 

@@ -30,6 +30,7 @@ from services.i18n import Catalog
 from services.ledger import Ledger
 from services.notifications import NotificationService
 from services.payouts.approvals import ApprovalService
+from services.payouts.auto import AutoWithdrawals
 from services.payouts.config import PayoutConfig
 from services.payouts.engine import PayoutEngine
 from services.payouts.engine import SourceFactory as PayoutSourceFactory
@@ -71,6 +72,7 @@ class Services:
     withdrawals: WithdrawalService
     approvals: ApprovalService
     payouts: PayoutEngine
+    auto_withdrawals: AutoWithdrawals
 
     def as_workflow_data(self) -> dict[str, object]:
         return {
@@ -86,6 +88,7 @@ class Services:
             "disputes": self.disputes,
             "withdrawals": self.withdrawals,
             "approvals": self.approvals,
+            "auto_withdrawals": self.auto_withdrawals,
         }
 
 
@@ -147,6 +150,8 @@ def build_services(settings: Settings, secret_key: bytes) -> Services:
     notifications = NotificationService()
     ledger = Ledger()
     payout_config = PayoutConfig()
+    withdrawals = WithdrawalService(
+        ledger, payout_config, internal_exchanges=internal_payout_exchanges(settings))
     return Services(
         events=events,
         users=UserService(events, admin_ids=frozenset(settings.admin_ids)),
@@ -168,10 +173,10 @@ def build_services(settings: Settings, secret_key: bytes) -> Services:
         digests=DigestService(notifications, exchanges),
         rates=RateService(),
         disputes=UidDisputeService(notifications, events),
-        withdrawals=WithdrawalService(
-            ledger, payout_config, internal_exchanges=internal_payout_exchanges(settings)),
+        withdrawals=withdrawals,
         approvals=ApprovalService(ledger, payout_config),
         payouts=PayoutEngine(ledger, payout_config, build_payout_factory(settings)),
+        auto_withdrawals=AutoWithdrawals(withdrawals),
     )
 
 

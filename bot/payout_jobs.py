@@ -30,12 +30,14 @@ FAILURE_RATE = 0.05  # of the last hour's finished payouts
 
 
 async def payout_tick(ctx: dict[str, Any]) -> str:
-    """Every 15 s: pay what is approved, follow what is open, bring the cards up to date."""
+    """Every 15 s: make the auto-withdrawals that are due, pay what is approved, follow what
+    is open, bring the cards up to date."""
+    auto = await ctx["services"].auto_withdrawals.run_due()
     report = await ctx["services"].payouts.tick()
     cards = await post_cards(ctx)
     alerts = await payout_alerts(ctx)
-    return (f"paid {report.paid}, followed {report.reconciled}, changed {len(report.changed)}, "
-            f"cards {cards}, alerts {alerts}")
+    return (f"auto {auto}, paid {report.paid}, followed {report.reconciled}, "
+            f"changed {len(report.changed)}, cards {cards}, alerts {alerts}")
 
 
 async def pay_withdrawal(ctx: dict[str, Any], withdrawal_id: int) -> str:

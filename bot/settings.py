@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=1, le=65535)
+    # The worker's Prometheus metrics (sync, ledger check, payouts) on 127.0.0.1; 0 turns it off.
+    worker_metrics_port: int = Field(default=9101, ge=0, le=65535)
     public_url: str | None = None
     webhook_secret: SecretStr | None = None
     # Base of the tracked links traders get (/r/<code>); PUBLIC_URL when unset.

@@ -283,6 +283,7 @@ def build_worker(settings: Settings, infra: Infrastructure, *, burst: bool = Fal
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         await ctx["services"].events.close()
+        await ctx["services"].payouts.close()
         if "bot" in ctx:
             await ctx["bot"].session.close()
 
@@ -307,8 +308,23 @@ def build_worker(settings: Settings, infra: Infrastructure, *, burst: bool = Fal
     return worker
 
 
+def serve_metrics(settings: Settings) -> None:
+    """The worker's own metrics (its jobs run here, not in the web process): a busy port is
+    logged and the worker runs on without them rather than not at all."""
+    if not settings.worker_metrics_port:
+        return
+    from prometheus_client import start_http_server
+
+    try:
+        start_http_server(settings.worker_metrics_port, addr=settings.web_host)
+    except OSError as exc:
+        log.warning("worker metrics not served on %s:%s: %s", settings.web_host,
+                    settings.worker_metrics_port, exc)
+
+
 def run_worker(settings: Settings) -> None:
     async def main() -> None:
+        serve_metrics(settings)
         infra = await open_infrastructure(settings, pool_max=WORKER_POOL_MAX)
         stop = asyncio.create_task(wait_for_signal())
         try:

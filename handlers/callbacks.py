@@ -125,3 +125,17 @@ class WithdrawalAction(StrEnum):
 class WithdrawalCB(CallbackData, prefix="wr"):
     action: WithdrawalAction
     withdrawal_id: int = 0
+
+
+class AutoAction(StrEnum):
+    SHOW = "show"
+    PICK = "pick"  # a destination was picked: ask the threshold
+    OFF = "off"
+
+
+class AutoCB(CallbackData, prefix="aw"):
+    """The auto-withdrawal screen: ``exchange_id`` (internal) or ``address_id`` (on chain)."""
+
+    action: AutoAction
+    exchange_id: str = ""
+    address_id: int = 0

@@ -12,6 +12,8 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from handlers.callbacks import (
+    AutoAction,
+    AutoCB,
     MenuCB,
     Screen,
     WithdrawAction,
@@ -105,11 +107,15 @@ def methods(t: Translator, internal: Sequence[tuple[str, str, str]],
                       WithdrawCB(action=WithdrawAction.NETWORK, network_id=network.id))]
              for network in networks]
     return InlineKeyboardMarkup(inline_keyboard=[
-        *rows, [_mine(t)], [_menu(t, "common.back", Screen.MAIN)]])
+        *rows, [_mine(t)], [_auto(t)], [_menu(t, "common.back", Screen.MAIN)]])
+
+
+def _auto(t: Translator) -> InlineKeyboardButton:
+    return _button(t("auto.button"), AutoCB(action=AutoAction.SHOW))
 
 
 def nothing_to_withdraw(t: Translator) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[[_mine(t)],
+    return InlineKeyboardMarkup(inline_keyboard=[[_mine(t)], [_auto(t)],
                                                  [_menu(t, "common.back", Screen.MAIN)]])
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from exchanges.registry import EXCHANGES, PRODUCT_EXCHANGES
 from services.exchange_catalog import ExchangeCatalog, ExchangeSeed
 from services.models import DataSource
@@ -26,6 +28,12 @@ def exchange_seeds(referral_code: str = DEFAULT_REFERRAL_CODE) -> list[ExchangeS
     return seeds
 
 
-async def seed_reference_data(catalog: ExchangeCatalog) -> int:
+@dataclass(frozen=True)
+class Seeded:
+    exchanges: int
+    payout_rows: int  # payout networks and the payout settings row
+
+
+async def seed_reference_data(catalog: ExchangeCatalog) -> Seeded:
     """The exchanges, and the payout networks and thresholds (missing rows only)."""
-    return await catalog.seed(exchange_seeds()) + await seed_payout_config()
+    return Seeded(await catalog.seed(exchange_seeds()), await seed_payout_config())

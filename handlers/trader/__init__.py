@@ -11,7 +11,16 @@ from __future__ import annotations
 from aiogram import F, Router
 
 from handlers.filters import Registered
-from handlers.trader import accounts, balance, exchanges, existing, settings, start, withdraw
+from handlers.trader import (
+    accounts,
+    auto_withdraw,
+    balance,
+    exchanges,
+    existing,
+    settings,
+    start,
+    withdraw,
+)
 
 router = Router(name="trader")
 router.message.filter(F.chat.type == "private")
@@ -25,4 +34,5 @@ registered.callback_query.filter(Registered())
 registered.include_routers(accounts.router, exchanges.router, balance.router, settings.router)
 registered.include_router(existing.router)  # "I already have an account": the check
 registered.include_router(withdraw.router)  # /withdraw, the flow and My withdrawals
+registered.include_router(auto_withdraw.router)  # the standing order, from the Withdraw screen
 router.include_routers(start.router, registered)

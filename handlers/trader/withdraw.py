@@ -18,6 +18,7 @@ from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
+from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
 from handlers import keyboards
@@ -36,6 +37,7 @@ from services.dto import UserDTO
 from services.events import EventService
 from services.exchange_catalog import ExchangeCatalog
 from services.i18n import MissingTranslation, Translator
+from services.jobs import enqueue_payout
 from services.models import PayoutMethod, Platform, WithdrawalStatus
 from services.payouts.addresses import check_address
 from services.payouts.config import NetworkDTO
@@ -366,7 +368,7 @@ async def on_message_while_confirming(message: Message, state: FSMContext,
 async def on_confirm(
     query: CallbackQuery, state: FSMContext, t: Translator, user: UserDTO,
     withdrawals: WithdrawalService, events: EventService, redis: Redis, redis_prefix: str = "",
-    support_contact: str | None = None,
+    support_contact: str | None = None, arq: ArqRedis | None = None,
 ) -> None:
     data = await state.get_data()
     # A double tap sends two updates that may both see this state: the first claims the token.
@@ -385,6 +387,8 @@ async def on_confirm(
         return
     await events.record("withdrawal_requested", user.id, Platform.BOT, method=data["method"],
                         review=request.status is WithdrawalStatus.AWAITING_APPROVAL)
+    if request.status is WithdrawalStatus.APPROVED and arq is not None:
+        await enqueue_payout(arq, redis_prefix, request.id)  # now, not at the next tick
     key = ("withdraw.placed_review" if request.status is WithdrawalStatus.AWAITING_APPROVAL
            else "withdraw.placed_auto")
     await show(query, t(key, id=request.id, amount=money(request.amount, t.locale),

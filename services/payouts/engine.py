@@ -17,6 +17,7 @@ final. Nothing is ever paid twice:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,31 +69,52 @@ class TickReport:
 
 class PayoutEngine:
     def __init__(self, ledger: Ledger, config: PayoutConfig, sources: SourceFactory, *,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, concurrency: int = 8) -> None:
         self.ledger = ledger
         self.config = config
-        self.sources = sources
+        self._factory = sources
+        self._sources: dict[str, PayoutSource | None] = {}
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._concurrency = concurrency
 
-    async def tick(self, *, limit: int = 50) -> TickReport:
+    def sources(self, exchange_id: str) -> PayoutSource | None:
+        """One adapter per exchange for the process (its HTTP session and ccxt's market data
+        are reused; building one per call costs more than the call)."""
+        if exchange_id not in self._sources:
+            self._sources[exchange_id] = self._factory(exchange_id)
+        return self._sources[exchange_id]
+
+    async def close(self) -> None:
+        for source in self._sources.values():
+            if source is not None:
+                await source.close()
+        self._sources.clear()
+
+    async def tick(self, *, limit: int = 400) -> TickReport:
         """One pass: pay what is approved (unless the ledger check froze payouts), then ask the
-        exchanges about everything open."""
+        exchanges about everything open; a few requests at a time (each claims its own row, so
+        concurrency cannot pay one twice)."""
         report = TickReport()
         rows = await _fetch(
             "SELECT id, status FROM withdrawals WHERE status IN ('approved', 'submitting', "
             "'submitted', 'sent', 'unknown') ORDER BY id LIMIT $1", limit)
         frozen = await self.ledger.payouts_frozen()
-        for row in rows:
-            if row["status"] == "approved":
-                if frozen:
-                    continue
-                status = await self.pay(row["id"])
-                report.paid += 1
-            else:
-                status = await self.reconcile(row["id"])
-                report.reconciled += 1
+        gate = asyncio.Semaphore(self._concurrency)
+
+        async def one(row: dict[str, Any]) -> None:
+            async with gate:
+                if row["status"] == "approved":
+                    if frozen:
+                        return
+                    status = await self.pay(row["id"])
+                    report.paid += 1
+                else:
+                    status = await self.reconcile(row["id"])
+                    report.reconciled += 1
             if status and status != row["status"]:
                 report.changed.append((row["id"], status))
+
+        await asyncio.gather(*(one(row) for row in rows))
         await self._measure_queue()
         return report
 
@@ -135,8 +157,6 @@ class PayoutEngine:
         except Exception as exc:  # noqa: BLE001 - a bug or an unmapped error: the outcome is unknown
             log.exception("payout %s: unexpected error while sending", w.id)
             return await self._move(w, WithdrawalStatus.UNKNOWN, reason=repr(exc)[:200])
-        finally:
-            await source.close()
         return await self._move(w, WithdrawalStatus.SUBMITTED, exchange_withdrawal_id=exchange_id)
 
     async def _refused(self, w: WithdrawalDTO, code: str, message: str) -> str:
@@ -161,8 +181,6 @@ class PayoutEngine:
             seen = await source.find_withdrawal(w.client_id)
         except PayoutOutcomeUnknown:
             return w.status.value  # ask again next tick
-        finally:
-            await source.close()
         if seen is None:
             return await self._not_found(w, now)
         return await self._follow(w, seen)

@@ -259,7 +259,14 @@ class WithdrawalService:
             raise PayoutRefusal("network_disabled")
         return network
 
-    async def _destination(self, user_id: int, destination: Destination
+    async def check_destination(self, user_id: int, destination: Destination, *,
+                                allow_cooling: bool = False) -> None:
+        """Raise the reason ``destination`` is not one of the trader's (a standing order may
+        name an address still cooling down: it is paid once the cooldown is over)."""
+        await self._destination(user_id, destination, allow_cooling=allow_cooling)
+
+    async def _destination(self, user_id: int, destination: Destination, *,
+                           allow_cooling: bool = False,
                            ) -> tuple[NetworkDTO | None, str, AddressDTO | None]:
         if destination.method is PayoutMethod.INTERNAL:
             exchange_id = destination.exchange_id or ""
@@ -275,7 +282,7 @@ class WithdrawalService:
         if not rows:
             raise PayoutRefusal("address_unknown")
         address = _address(rows[0])
-        if not address.usable(self._clock()):
+        if not allow_cooling and not address.usable(self._clock()):
             raise PayoutRefusal("address_cooling_down", usable_at=address.usable_from.isoformat())
         return network, network.payout_exchange_id, address
 
