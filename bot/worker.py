@@ -245,8 +245,11 @@ def worker_functions() -> list[Any]:
     ]
 
 
-def cron_jobs() -> list[Any]:
-    return [
+def cron_jobs(prefix: str = "") -> list[Any]:
+    """The scheduled jobs. arq names a unique cron run ``<name>:<time>`` in its global job
+    namespace, so two deployments sharing a Redis (REDIS_PREFIX) would each see the other's
+    runs as their own and skip theirs: the names carry the prefix (``cr.sync_tick``)."""
+    jobs = [
         # Every 15 s: what is due is queued within seconds, and so is a sync whose worker died.
         cron(sync_tick, name="sync_tick", second={0, 15, 30, 45}, run_at_startup=True,
              unique=True),
@@ -261,6 +264,14 @@ def cron_jobs() -> list[Any]:
         cron(payout_tick, name="payout_tick", second={5, 20, 35, 50}, run_at_startup=True,
              unique=True, timeout=300),
     ]
+    for job in jobs:
+        job.name = f"{prefix}.{job.name}" if prefix else job.name
+    return jobs
+
+
+def job_name(cron_job: Any) -> str:
+    """A cron job's own name, without the deployment's prefix."""
+    return str(cron_job.name).rsplit(".", 1)[-1]
 
 
 def build_worker(settings: Settings, infra: Infrastructure, *, burst: bool = False) -> Worker:
@@ -289,7 +300,7 @@ def build_worker(settings: Settings, infra: Infrastructure, *, burst: bool = Fal
 
     worker = HeartbeatWorker(
         functions=worker_functions(),
-        cron_jobs=cron_jobs(),
+        cron_jobs=cron_jobs(settings.redis_prefix),
         queue_name=queue_name(settings.redis_prefix),
         redis_settings=RedisSettings.from_dsn(infra.redis_url),
         on_startup=on_startup,

@@ -130,7 +130,8 @@ def running_jobs(log_text: str) -> list[str]:
     for match in _JOB_LINE.finditer(life):
         mark, ref = match.groups()
         parts = ref.split(":")
-        name = f"sync_exchange({parts[-2]})" if parts[-1] == "sync_exchange" else parts[-1]
+        function = parts[-1].rsplit(".", 1)[-1]  # a cron job's name carries the prefix
+        name = f"sync_exchange({parts[-2]})" if function == "sync_exchange" else function
         if mark == "→":
             running[name] += 1
         elif running[name]:
@@ -358,7 +359,7 @@ async def delete_arq_keys(redis: Redis, prefix: str) -> int:
     for job_id in await redis.zrange(queue, 0, -1):
         name = job_id.decode() if isinstance(job_id, bytes) else job_id
         keys.update(f"arq:{kind}:{name}" for kind in ("job", "in-progress", "retry", "result"))
-    for cron_job in cron_jobs():
+    for cron_job in cron_jobs(prefix):
         async for key in redis.scan_iter(match=f"arq:result:{cron_job.name}:*"):
             raw = await redis.get(key)
             if raw is not None and deserialize_result(raw).queue_name == queue:

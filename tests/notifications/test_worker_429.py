@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from bot.app import Infrastructure
 from bot.settings import load_settings
-from bot.worker import build_worker
+from bot.worker import build_worker, job_name
 from sandbox.telegram import StubState
 from services.models import Notification, NotificationStatus
 from services.notifications import NotificationService
@@ -37,7 +37,8 @@ async def test_the_worker_reschedules_a_429_instead_of_waiting(
     })
     infra = Infrastructure("postgres://unused/db", TEST_REDIS_URL, redis)
     worker = build_worker(settings, infra, burst=True)
-    worker.cron_jobs = [job for job in worker.cron_jobs if job.name == "deliver_notifications"]
+    worker.cron_jobs = [job for job in worker.cron_jobs
+                        if job_name(job) == "deliver_notifications"]
     started = time.monotonic()
     try:
         await worker.async_run()

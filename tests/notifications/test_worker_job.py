@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from bot.app import Infrastructure
 from bot.settings import load_settings
-from bot.worker import build_worker
+from bot.worker import build_worker, job_name
 from sandbox.telegram import StubState
 from services.models import Notification, NotificationStatus
 from services.notifications import NotificationService
@@ -36,7 +36,8 @@ async def test_worker_delivers_the_outbox(
     worker = build_worker(settings, infra, burst=True)
     # Only the delivery tick: the sync tick would run real sync jobs, whose results arq keeps
     # under global job ids (arq:result:sync:<exchange>) that other tests' "sync now" would see.
-    worker.cron_jobs = [job for job in worker.cron_jobs if job.name == "deliver_notifications"]
+    worker.cron_jobs = [job for job in worker.cron_jobs
+                        if job_name(job) == "deliver_notifications"]
     try:
         await worker.async_run()
     finally:
