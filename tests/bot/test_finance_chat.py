@@ -4,7 +4,7 @@ to who decided; a rejection asks for the reason the trader then reads."""
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -139,3 +139,30 @@ async def test_a_stale_card_cannot_approve(
     [answer] = [c for c in bot.session.calls if isinstance(c, AnswerCallbackQuery)]
     assert "changed since" in (answer.text or "")
     assert (await Withdrawal.get(id=withdrawal_id)).status is WithdrawalStatus.AWAITING_APPROVAL
+
+
+async def test_a_request_waiting_over_4_hours_is_an_alert_once_an_hour(
+        settings: Settings, services: Services) -> None:
+    from bot.payout_jobs import payout_alerts
+
+    withdrawal_id = await pending_request(D("650"))
+    ctx: dict[str, Any] = {"settings": settings, "services": services}
+    assert await payout_alerts(ctx) == 0  # just placed
+    await Withdrawal.filter(id=withdrawal_id).update(
+        created_at=datetime.now(UTC) - timedelta(hours=5))
+    assert await payout_alerts(ctx) == 1
+    assert await payout_alerts(ctx) == 1  # still true, but told once this hour
+    [alert] = await Notification.filter(kind="payout_alert")
+    assert alert.chat_id == settings.admin_chat_id
+    assert alert.text_key == "admin.alert.payout_pending_old"
+
+
+async def test_failures_above_5_percent_of_an_hour_are_an_alert(
+        settings: Settings, services: Services) -> None:
+    from bot.payout_jobs import payout_alerts
+
+    ids = [await pending_request(D("600")) for _ in range(3)]
+    await Withdrawal.filter(id__in=ids[:2]).update(status=WithdrawalStatus.COMPLETED)
+    await Withdrawal.filter(id=ids[2]).update(status=WithdrawalStatus.ERROR)
+    assert await payout_alerts({"settings": settings, "services": services}) == 1
+    assert await Notification.filter(text_key="admin.alert.payout_failure_rate").count() == 1
