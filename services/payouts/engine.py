@@ -234,6 +234,11 @@ class PayoutEngine:
                 seen.exchange_withdrawal_id, f"exchange: {seen.raw_state}"))
             await audit(conn, None, f"withdrawal.{target.value}", "withdrawal", w.id,
                         before=withdrawal_dto(row).audit_view(), after=after.audit_view())
+            if (target is WithdrawalStatus.COMPLETED and after.tx_hash
+                    and row["status"] != WithdrawalStatus.SENT.value):
+                # The exchange confirmed it between two looks: the trader still gets the
+                # message with the transaction and its explorer link (once: its dedupe key).
+                await self._tell(conn, after, "sent")
             await self._tell(conn, after, target.value)
         REQUESTS.labels(target.value).inc()
         if target is WithdrawalStatus.COMPLETED:

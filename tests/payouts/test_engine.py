@@ -234,3 +234,15 @@ async def test_frozen_payouts_send_nothing_and_concurrent_ticks_send_once() -> N
         "VALUES (true, false, '[]', now(), 1)")
     await asyncio.gather(*(engine_for(exchange).tick() for _ in range(4)))
     assert exchange.calls == 1 and await status_of(request.id) is WithdrawalStatus.SUBMITTED
+
+
+async def test_a_payout_confirmed_between_two_looks_still_tells_the_transaction() -> None:
+    exchange = FakeExchange()
+    engine = engine_for(exchange)
+    request = await approved_request()
+    await engine.pay(request.id)
+    exchange.advance(request.client_id, PayoutState.COMPLETED)  # never seen as "sent"
+    assert await engine.reconcile(request.id) == "completed"
+    sent = await Notification.get(dedupe_key=f"withdrawal:{request.id}:sent")
+    assert f"0x{request.client_id}" in str(sent.params) and "tronscan" in str(sent.params)
+    assert await Notification.exists(dedupe_key=f"withdrawal:{request.id}:completed")
