@@ -35,15 +35,29 @@ PHONES = ((420, 860), (360, 740))
 DAY_HEADING = re.compile(r"^\d{4}-\d{2}-\d{2} · ")
 
 
+# What the trader reads and presses, per language (Russian lines are about 30% longer).
+SCREENS = {
+    "en": {"welcome": "Welcome, Phone trader!", "balance": "💰 Balance",
+           "history": "📜 History by day", "title": "History (page 1 of"},
+    "ru": {"welcome": "Добро пожаловать, Phone trader!", "balance": "💰 Баланс",
+           "history": "📜 История по дням", "title": "История (страница 1 из"},
+}
+
+
+@pytest.fixture(params=sorted(SCREENS))
+def language(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
 async def chat_page(
-    db: str, dispatcher: Dispatcher, settings: Settings
+    db: str, dispatcher: Dispatcher, settings: Settings, language: str
 ) -> AsyncIterator[str]:
     """The stand-in serving its chat page, with the production Dispatcher polling it in this
     process (as the web process does in the demo); yields the page's URL for the trader."""
     chromium_or_skip()  # before anything starts
     state = StubState()
-    state.add_user(TRADER, "Phone trader", "phone_trader", "en")
+    state.add_user(TRADER, "Phone trader", "phone_trader", language)
     async with run_stub(state, "127.0.0.1", 0) as url:
         bot = create_bot(settings.model_copy(update={
             "bot_token": SecretStr(state.token), "telegram_api_url": url}))
@@ -86,7 +100,8 @@ def day_rows(measured: dict[str, Any]) -> list[tuple[str, int, str, int]]:
     return days
 
 
-async def test_history_fits_a_phone(chat_page: str, tmp_path: Path) -> None:
+async def test_history_fits_a_phone(chat_page: str, language: str, tmp_path: Path) -> None:
+    words = SCREENS[language]
     async with chromium() as browser:
         width, height = PHONES[0]
         page = await browser.new_page(viewport={"width": width, "height": height})
@@ -94,11 +109,11 @@ async def test_history_fits_a_phone(chat_page: str, tmp_path: Path) -> None:
         await page.goto(chat_page)
         await page.fill("#text-input", "/start")
         await page.press("#text-input", "Enter")
-        await page.locator(".bubble", has_text="Welcome, Phone trader!").wait_for()
+        await page.locator(".bubble", has_text=words["welcome"]).wait_for()
         await two_weeks_of_rebates()
-        await page.get_by_role("button", name="💰 Balance").last.click()
-        await page.get_by_role("button", name="📜 History by day").last.click()
-        history = page.locator(".bubble", has_text="History (page 1 of").last
+        await page.get_by_role("button", name=words["balance"]).last.click()
+        await page.get_by_role("button", name=words["history"]).last.click()
+        history = page.locator(".bubble", has_text=words["title"]).last
         await history.wait_for()
         text = history.locator(":scope > span:not(.meta)")
 
@@ -106,7 +121,7 @@ async def test_history_fits_a_phone(chat_page: str, tmp_path: Path) -> None:
         for width, height in PHONES:
             await page.set_viewport_size({"width": width, "height": height})
             await history.scroll_into_view_if_needed()
-            shot = tmp_path / f"history-{width}px.png"
+            shot = tmp_path / f"history-{language}-{width}px.png"
             await page.screenshot(path=str(shot))
             days = day_rows(await text.evaluate(LINES_ON_SCREEN_JS))
             assert len(days) == 8, (width, days)  # a History page holds 8 days
