@@ -265,7 +265,7 @@ async def test_nothing_to_withdraw_banned_and_frozen(
     poor_id, _ = await make_trader("okx")
     text = await say(dispatcher, bot, tg_user(poor_id, "en"), "/withdraw")
     assert "nothing to withdraw yet" in text
-    assert set(buttons(bot)) == {"📋 My withdrawals", "« Back"}
+    assert set(buttons(bot)) == {"📋 My withdrawals", "🔁 Auto-withdrawal", "« Back"}
     text = await press(dispatcher, bot, tg_user(poor_id, "en"),
                        WithdrawalCB(action=WithdrawalAction.LIST).pack())
     assert "no withdrawals yet" in text
