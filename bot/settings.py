@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     # The weekly deep re-read: how many days back, and how often (late corrections, clawbacks).
     sync_deep_reread_days: int = Field(default=35, ge=1, le=90)
     sync_deep_reread_every_days: int = Field(default=7, ge=1)
+    # How old the Mini App's initData (and the Login Widget's data) may be; Telegram sets no
+    # limit ("to prevent the use of outdated data", check auth_date). Also the session's life.
+    miniapp_auth_max_age_seconds: int = Field(default=86400, ge=60)
 
     exchanges: dict[str, ExchangeCredentials] = Field(default_factory=dict, exclude=True)
     # EXCHANGE_<ID>_REREAD_DAYS: days before the watermark that each sync reads again.
