@@ -91,8 +91,11 @@ async def payout_alerts(ctx: dict[str, Any]) -> int:
         " count(*) FILTER (WHERE status IN ('failed', 'error') "
         "   AND updated_at > now() - interval '1 hour') AS failed, "
         " count(*) FILTER (WHERE status IN ('failed', 'error', 'completed') "
-        "   AND updated_at > now() - interval '1 hour') AS finished "
-        "FROM withdrawals WHERE status IN ('awaiting_approval', 'failed', 'error', 'completed')",
+        "   AND updated_at > now() - interval '1 hour') AS finished, "
+        " count(*) FILTER (WHERE status IN ('unknown', 'submitting') "
+        "   AND submitted_at < now() - interval '1 hour') AS unknown "
+        "FROM withdrawals WHERE status IN ('awaiting_approval', 'failed', 'error', 'completed', "
+        "'unknown', 'submitting')",
         [PENDING_TOO_LONG_HOURS])
     hour = f"{datetime.now(UTC):%Y-%m-%dT%H}"
     alerts = []
@@ -101,6 +104,8 @@ async def payout_alerts(ctx: dict[str, Any]) -> int:
                                               "hours": PENDING_TOO_LONG_HOURS}))
     if row["pending"] > PENDING_TOO_MANY:
         alerts.append(("payout_pending_many", {"count": row["pending"]}))
+    if row["unknown"]:  # the engine keeps asking; a person should look at the exchange
+        alerts.append(("payout_outcome_unknown", {"count": row["unknown"]}))
     if row["finished"] and row["failed"] / row["finished"] > FAILURE_RATE:
         alerts.append(("payout_failure_rate", {"failed": row["failed"],
                                                "finished": row["finished"]}))

@@ -67,6 +67,9 @@ class BitgetPayouts(CcxtPayouts):
     exchange_id = "bitget"
     client_class = BitgetSource
     duplicate_codes = BITGET_DUPLICATE
+    # 43012 insufficient balance, 47003 address not in the address book, 40017 parameter
+    # verification failed, 40104 cannot withdraw to this account, 40304 client id too long.
+    refusal_codes = frozenset({"43012", "47003", "40017", "40104", "40304"})
     payout_capabilities = PayoutCapabilities(
         onchain=True, internal=True, networks=frozenset(BITGET_CHAINS)
     )

@@ -74,6 +74,9 @@ class OkxPayouts(CcxtPayouts):
     exchange_id = "okx"
     client_class = OkxSource
     duplicate_codes = OKX_DUPLICATE
+    # 58350 insufficient balance, 58207 address not on the verified list, 58010 chain not
+    # supported, 58213 internal transfer address illegal, 51000 parameter error (OKX's list).
+    refusal_codes = frozenset({"58350", "58207", "58010", "58213", "51000"})
     payout_capabilities = PayoutCapabilities(
         onchain=True, internal=True, networks=frozenset(OKX_CHAINS)
     )

@@ -60,6 +60,12 @@ class CcxtPayouts(PayoutSource):
 
     client_class: ClassVar[type[CcxtSource]]
     duplicate_codes: ClassVar[frozenset[str]] = frozenset()
+    # The exchange's codes for a request it checked and did not take (balance, address book,
+    # chain, parameters). Only these, duplicates and authentication failures are refusals:
+    # any other error ("system abnormal", "operation failed", a code we do not know) may come
+    # after the exchange recorded the withdrawal, and a refusal lets finance retry under a
+    # new client id, which would pay twice. Unknown outcomes are reconciled instead.
+    refusal_codes: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, **options: Any) -> None:
         self._client = self.client_class(**options)
@@ -80,11 +86,15 @@ class CcxtPayouts(PayoutSource):
             # Timeout, connection lost, 5xx, 429, maintenance, unreadable answer: the request
             # may have been taken.
             raise PayoutOutcomeUnknown(self._describe(method, exc)) from exc
-        except ccxt.ExchangeError as exc:  # answered and refused (incl. auth / permission)
+        except ccxt.ExchangeError as exc:
             code, message = error_fields(exc)
             duplicate = code in self.duplicate_codes or any(
                 word in message.lower() for word in ("already exist", "duplicate")
             )
+            definite = (duplicate or code in self.refusal_codes
+                        or isinstance(exc, ccxt.AuthenticationError | ccxt.PermissionDenied))
+            if not definite:  # answered, but not with a "checked and not taken"
+                raise PayoutOutcomeUnknown(self._describe(method, exc)) from exc
             raise PayoutRefused(
                 f"{self.exchange_id} refused the withdrawal: {code} {message}"[:500],
                 code=code, duplicate=duplicate,

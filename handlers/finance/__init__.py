@@ -93,14 +93,25 @@ async def on_ask_for_words(query: CallbackQuery, callback_data: FinanceCB, state
         await query.answer(t("finance.decision.not_allowed"), show_alert=True)
         return
     rejecting = callback_data.action is FinanceAction.REJECT
-    await state.set_state(FinanceInput.reject_reason if rejecting else FinanceInput.tx_hash)
-    await state.set_data({"id": callback_data.withdrawal_id, "rev": callback_data.revision})
     await query.answer()
-    if isinstance(query.message, Message):
-        key = "finance.ask.reason" if rejecting else "finance.ask.tx"
-        await query.message.reply(t(key, id=callback_data.withdrawal_id,
-                                    name=query.from_user.full_name),
-                                  reply_markup=ForceReply(selective=True))
+    if not isinstance(query.message, Message):
+        return
+    key = "finance.ask.reason" if rejecting else "finance.ask.tx"
+    asked = await query.message.reply(t(key, id=callback_data.withdrawal_id,
+                                        name=query.from_user.full_name),
+                                      reply_markup=ForceReply(selective=True))
+    await state.set_state(FinanceInput.reject_reason if rejecting else FinanceInput.tx_hash)
+    # Only a reply to this question is the answer: not whatever the person says next.
+    await state.set_data({"id": callback_data.withdrawal_id, "rev": callback_data.revision,
+                          "ask": asked.message_id})
+
+
+async def _is_the_answer(message: Message, data: dict[str, object], t: Translator) -> bool:
+    reply = message.reply_to_message
+    if reply is not None and reply.message_id == data.get("ask"):
+        return True
+    await message.reply(t("finance.ask.reply_please", id=data["id"]))
+    return False
 
 
 @router.message(Command("cancel"), F.chat.type != "private")
@@ -115,6 +126,8 @@ async def on_reason(message: Message, state: FSMContext, bot: Bot, t: Translator
                     approvals: ApprovalService, arq: ArqRedis | None = None,
                     redis_prefix: str = "") -> None:
     data = await state.get_data()
+    if not await _is_the_answer(message, data, t):
+        return
     decision = await approvals.reject(data["id"], message.from_user.id,  # type: ignore[union-attr]
                                       data["rev"], message.text or "")
     if decision.code == "no_reason":
@@ -130,10 +143,12 @@ async def on_tx_hash(message: Message, state: FSMContext, bot: Bot, t: Translato
                      approvals: ApprovalService, arq: ArqRedis | None = None,
                      redis_prefix: str = "") -> None:
     data = await state.get_data()
+    if not await _is_the_answer(message, data, t):
+        return
     decision = await approvals.mark_paid(data["id"], message.from_user.id,  # type: ignore[union-attr]
                                          data["rev"], message.text or "")
-    if decision.code == "no_tx_hash":
-        await message.reply(t("finance.decision.no_tx_hash", id=data["id"]),
+    if decision.code in ("no_tx_hash", "tx_hash_used"):
+        await message.reply(t(f"finance.decision.{decision.code}", id=data["id"]),
                             reply_markup=ForceReply(selective=True))
         return
     await state.clear()

@@ -379,7 +379,8 @@ async def on_confirm(
         return
     await state.clear()
     try:
-        request = await withdrawals.create(user.id, _destination(data), Decimal(data["amount"]))
+        request = await withdrawals.create(user.id, _destination(data), Decimal(data["amount"]),
+                                           expected_fee=Decimal(data["fee"]))
     except PayoutRefusal as refusal:
         step = {k: v for k, v in data.items()
                 if k not in ("amount", "fee", "net", "approvals", "token")}

@@ -10,6 +10,7 @@ attempt is audited too (it commits, the decision does not happen).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,13 +23,22 @@ from services.payouts.config import PayoutConfig
 from services.payouts.views import WithdrawalDTO, withdrawal_dto
 
 MAX_REASON = 500
+# A transaction on TRON, EVM chains and Bitcoin is 32 bytes in hex (EVM with 0x); an internal
+# transfer paid by hand is named by the exchange's transfer id.
+_TX_HASH = re.compile(r"(0x)?[0-9a-fA-F]{64}")
+_TRANSFER_ID = re.compile(r"[0-9A-Za-z]{6,64}")
+
+
+def _looks_like_a_payment(method: str, reference: str) -> bool:
+    pattern = _TRANSFER_ID if method == "internal" else _TX_HASH
+    return pattern.fullmatch(reference) is not None
 
 
 @dataclass(frozen=True)
 class Decision:
     """``code``: approved | approval_recorded (one of two) | rejected | retrying | paid_manually,
     or the refusal: not_allowed | own_request | not_found | already_decided | stale |
-    already_approved | no_reason | no_tx_hash."""
+    already_approved | no_reason | no_tx_hash | tx_hash_used."""
 
     ok: bool
     code: str
@@ -124,8 +134,11 @@ class ApprovalService:
                                                WithdrawalStatus.ERROR, "mark_paid")
             if refusal:
                 return refusal
-            if not tx_hash or len(tx_hash) > 128 or not tx_hash.isalnum():
+            if not _looks_like_a_payment(row["method"], tx_hash):
                 return await self._refuse(conn, row, actor_id, "mark_paid", "no_tx_hash")
+            if await conn.fetchval("SELECT 1 FROM withdrawals WHERE tx_hash = $1 AND id <> $2",
+                                   tx_hash, withdrawal_id):
+                return await self._refuse(conn, row, actor_id, "mark_paid", "tx_hash_used")
             await self.ledger.post_hold_in(conn, row["hold_id"], fee=row["fee"],
                                            actor=f"user:{actor_id}")
             after = withdrawal_dto(await conn.fetchrow(

@@ -84,7 +84,9 @@ class AutoWithdrawals:
             "'trader_available' AND l.owner = a.user_id::text AND l.asset = 'USDT' "
             "WHERE a.enabled AND l.balance >= a.threshold AND NOT EXISTS (SELECT 1 FROM "
             "withdrawals w WHERE w.user_id = a.user_id AND w.status = ANY($1::text[])) "
-            "ORDER BY a.user_id LIMIT $2", list(_OPEN), limit)
+            # in random order: orders refused every tick (a cooling address, a spent limit)
+            # must not keep the others out of the first `limit`
+            "ORDER BY random() LIMIT $2", list(_OPEN), limit)
         made = 0
         for row in rows:
             order = _dto(row)
@@ -95,4 +97,6 @@ class AutoWithdrawals:
                 made += 1
             except PayoutRefusal as refusal:  # a cooling address, a limit: the next tick
                 log.info("auto-withdrawal of %s not made: %s", order.user_id, refusal.code)
+            except Exception:  # a bug in one order must not stop the others or the payouts
+                log.exception("auto-withdrawal of %s failed", order.user_id)
         return made

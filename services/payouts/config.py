@@ -35,8 +35,9 @@ class NetworkDTO:
 
     def fee_for(self, amount: Decimal) -> Decimal:
         """The payout fee on a gross amount: the percentage, never below the floor nor above
-        the cap, rounded up to the ledger's 8 dp (we never charge less than the rule says)."""
-        fee = (amount * self.fee_percent).quantize(Decimal("1e-8"), rounding=ROUND_UP)
+        the cap, rounded up to 6 dp (we never charge less than the rule says, and the net sent
+        must be an amount the exchanges take: USDT withdrawals have 6 decimals)."""
+        fee = (amount * self.fee_percent).quantize(Decimal("1e-6"), rounding=ROUND_UP)
         return round_money(min(max(fee, self.fee_min), self.fee_max))
 
     def explorer_url(self, tx_hash: str) -> str:

@@ -132,7 +132,10 @@ class PayoutEngine:
             return None  # someone else claimed it, or it is no longer approved
         return await self._send(withdrawal_dto(rows[0]))
 
-    async def _send(self, w: WithdrawalDTO) -> str:
+    async def _send(self, w: WithdrawalDTO, *, resend: bool = False) -> str:
+        """``resend``: this client id was sent before with no answer we could trust. A refusal
+        now proves nothing about that first request (it may have used the balance the refusal
+        is about), so it stays UNKNOWN under its id and is never given a fresh one."""
         source = self.sources(w.exchange_id)
         if source is None:
             return await self._refused(w, "payout_unconfigured",
@@ -149,8 +152,9 @@ class PayoutEngine:
                     network=network.network if network else (w.network_id or ""),
                     amount=w.net_amount, address=w.address or "")
         except PayoutRefused as exc:
-            if exc.duplicate:  # an earlier attempt under this id did reach the exchange
-                return await self._move(w, WithdrawalStatus.UNKNOWN, reason=str(exc))
+            if exc.duplicate or resend:  # an earlier attempt under this id may have been taken
+                return await self._move(w, WithdrawalStatus.UNKNOWN,
+                                        reason=f"refused again ({exc.code}): {exc}"[:500])
             return await self._refused(w, exc.code or "refused", str(exc))
         except PayoutOutcomeUnknown as exc:
             return await self._move(w, WithdrawalStatus.UNKNOWN, reason=str(exc))
@@ -199,7 +203,7 @@ class PayoutEngine:
             "RETURNING *", w.id, w.status.value)
         if not rows or await self.ledger.payouts_frozen():
             return rows[0]["status"] if rows else w.status.value
-        return await self._send(withdrawal_dto(rows[0]))
+        return await self._send(withdrawal_dto(rows[0]), resend=True)
 
     async def _follow(self, w: WithdrawalDTO, seen: PayoutStatus) -> str:
         if seen.state is PayoutState.COMPLETED:
@@ -218,8 +222,10 @@ class PayoutEngine:
         async with ledger_transaction() as conn:
             row = await conn.fetchrow(
                 "SELECT * FROM withdrawals WHERE id = $1 FOR UPDATE", w.id)
-            if row["status"] not in OPEN:
-                return str(row["status"])  # finished by another worker meanwhile
+            if row["status"] not in OPEN or row["client_id"] != w.client_id:
+                # finished by another worker meanwhile, or an answer about an older client id
+                # (a slow look-up while finance retried under a new one): not this payout's
+                return str(row["status"])
             if target is WithdrawalStatus.COMPLETED:
                 await self.ledger.post_hold_in(conn, row["hold_id"], fee=row["fee"])
             else:

@@ -18,7 +18,6 @@ from tortoise import Tortoise
 
 from services.ledger import Ledger
 from services.ledger.entries import AccountRef, ledger_transaction, lock_accounts
-from services.ledger.errors import InsufficientFunds
 from services.ledger.money import USDT, ZERO
 from services.models import PayoutMethod, WithdrawalStatus
 from services.notifications import NotificationService
@@ -38,6 +37,9 @@ from services.payouts.views import WithdrawalDTO, withdrawal_dto
 
 _UNDONE = ("rejected", "cancelled", "failed")  # requests that no longer count against limits
 MAX_LABEL = 32
+# The one UID an internal transfer pays to when a trader has several verified at an exchange:
+# the offer shows it and the payment uses it, so both must pick it the same way.
+_UID_ORDER = "verified_at NULLS LAST, id"
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,8 @@ class WithdrawalService:
     async def add_address(self, user_id: int, network_id: str, text: str,
                           label: str = "") -> AddressDTO:
         """Save an address after its checksum check; a new one can receive after the cooldown.
-        Saving one already saved returns it unchanged (its cooldown is not restarted)."""
+        Saving one already saved returns it unchanged (its cooldown is not restarted); one
+        the trader removed starts a new cooldown (it may be someone else's now)."""
         network = await self._network(network_id)
         checked = check_address(network.network, text)
         if checked.address is None:
@@ -102,7 +105,9 @@ class WithdrawalService:
         rows = await self._fetch(
             "INSERT INTO payout_addresses (user_id, network_id, address, label, usable_from) "
             "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, network_id, address) "
-            "DO UPDATE SET removed_at = NULL RETURNING *",
+            "DO UPDATE SET usable_from = CASE WHEN payout_addresses.removed_at IS NULL "
+            "THEN payout_addresses.usable_from ELSE excluded.usable_from END, "
+            "removed_at = NULL RETURNING *",
             user_id, network_id, checked.address, label.strip()[:MAX_LABEL], usable_from)
         return _address(rows[0])
 
@@ -121,8 +126,9 @@ class WithdrawalService:
         """(exchange id, UID) of the trader's verified UIDs where we can pay by internal
         transfer: offered first, as they cost the trader no network fee."""
         rows = await self._fetch(
-            "SELECT exchange_id, uid FROM exchange_accounts WHERE user_id = $1 "
-            "AND status = 'verified' ORDER BY verified_at, id", user_id)
+            "SELECT DISTINCT ON (exchange_id) exchange_id, uid FROM exchange_accounts "
+            f"WHERE user_id = $1 AND status = 'verified' ORDER BY exchange_id, {_UID_ORDER}",
+            user_id)
         return [(row["exchange_id"], row["uid"]) for row in rows
                 if row["exchange_id"] in self.internal_exchanges]
 
@@ -155,7 +161,7 @@ class WithdrawalService:
     # --- the request -------------------------------------------------------------------------
 
     async def create(self, user_id: int, destination: Destination, amount: Decimal, *,
-                     auto: bool = False) -> WithdrawalDTO:
+                     auto: bool = False, expected_fee: Decimal | None = None) -> WithdrawalDTO:
         """Hold the money and record the request, all in one transaction. Two requests of one
         trader queue on the trader's account locks, so the second sees the first's hold and
         its share of the limits."""
@@ -170,6 +176,9 @@ class WithdrawalService:
             check_amount(amount, locked[available_ref].balance, limits)
             offer = quote(destination.method, amount, network=network, exchange_id=exchange_id,
                           settings=settings)
+            if expected_fee is not None and offer.fee != expected_fee:
+                # The fee rule changed after the summary was shown: confirm the new one first.
+                raise PayoutRefusal("fee_changed", fee=offer.fee)
             flags = await risk_flags(conn, user_id, amount, address, self._clock())
             needed = offer.approvals_needed
             if needed == 0 and REVIEW_FLAGS.intersection(flags):
@@ -178,12 +187,9 @@ class WithdrawalService:
                       else WithdrawalStatus.APPROVED)
             withdrawal_id = await conn.fetchval(
                 "SELECT nextval(pg_get_serial_sequence('withdrawals', 'id'))")
-            try:
-                hold = await self.ledger.hold_in(conn, f"withdrawal:{withdrawal_id}", user_id,
-                                                 offer.amount, actor=f"user:{user_id}")
-            except InsufficientFunds as exc:  # the CHECK agrees with check_amount; belt and braces
-                raise PayoutRefusal("above_balance",
-                                    available=locked[available_ref].balance) from exc
+            # check_amount read the balance under the lock; the database CHECK stands behind it.
+            hold = await self.ledger.hold_in(conn, f"withdrawal:{withdrawal_id}", user_id,
+                                             offer.amount, actor=f"user:{user_id}")
             to_uid = None
             if destination.method is PayoutMethod.INTERNAL:
                 to_uid = await self._verified_uid(conn, user_id, exchange_id)
@@ -288,7 +294,7 @@ class WithdrawalService:
 
     async def _verified_uid(self, conn: Any, user_id: int, exchange_id: str) -> str | None:
         sql = ("SELECT uid FROM exchange_accounts WHERE user_id = $1 AND exchange_id = $2 "
-               "AND status = 'verified' ORDER BY verified_at LIMIT 1")
+               f"AND status = 'verified' ORDER BY {_UID_ORDER} LIMIT 1")
         if conn is not None:
             value = await conn.fetchval(sql, user_id, exchange_id)
             return None if value is None else str(value)

@@ -40,6 +40,15 @@ def click(settings: Settings, user_id: int, data: str, message_id: int) -> Updat
                         chat=finance_chat(settings), from_user=BOT_USER, text="card")))
 
 
+def reply(settings: Settings, user_id: int, text: str, to_message_id: int) -> Update:
+    chat = finance_chat(settings)
+    question = Message(message_id=to_message_id, date=datetime.now(UTC), chat=chat,
+                       from_user=BOT_USER, text="?")
+    return Update(update_id=next(_ids), message=Message(
+        message_id=next(_ids), date=datetime.now(UTC), chat=chat, from_user=tg_user(user_id),
+        text=text, reply_to_message=question))
+
+
 async def pending_request(amount: Decimal) -> int:
     service = withdrawals()
     user_id, _ = await funded_trader(amount + 50)
@@ -109,13 +118,16 @@ async def test_a_rejection_asks_for_the_reason_the_trader_reads(
     await dispatcher.feed_update(bot, click(settings, finance, reject, row.card_message_id or 0))
     [ask] = [c for c in bot.session.calls if isinstance(c, SendMessage)]
     assert "why is withdrawal" in ask.text and ask.chat_id == settings.finance_chat_id
+    asked = bot.session.sent[-1].message_id
 
-    bot.session.clear()
-    await dispatcher.feed_update(bot, message_update(tg_user(finance), "   ",
+    bot.session.clear()  # a message that is no reply to the question is not the reason
+    await dispatcher.feed_update(bot, message_update(tg_user(finance), "lunch, back in 5",
                                                      finance_chat(settings)))
+    assert "reply to my question" in "\n".join(bot.session.texts())
+    await dispatcher.feed_update(bot, reply(settings, finance, "   ", asked))
     assert (await Withdrawal.get(id=withdrawal_id)).status is WithdrawalStatus.AWAITING_APPROVAL
-    await dispatcher.feed_update(bot, message_update(
-        tg_user(finance), "The address belongs to a mixer", finance_chat(settings)))
+    await dispatcher.feed_update(bot, reply(settings, finance, "The address belongs to a mixer",
+                                            asked))
     rejected = await Withdrawal.get(id=withdrawal_id)
     assert rejected.status is WithdrawalStatus.REJECTED
     assert rejected.reason == "The address belongs to a mixer"
@@ -166,3 +178,14 @@ async def test_failures_above_5_percent_of_an_hour_are_an_alert(
     await Withdrawal.filter(id=ids[2]).update(status=WithdrawalStatus.ERROR)
     assert await payout_alerts({"settings": settings, "services": services}) == 1
     assert await Notification.filter(text_key="admin.alert.payout_failure_rate").count() == 1
+
+
+async def test_a_payout_without_a_clear_answer_for_an_hour_is_an_alert(
+        settings: Settings, services: Services) -> None:
+    from bot.payout_jobs import payout_alerts
+
+    withdrawal_id = await pending_request(D("620"))
+    await Withdrawal.filter(id=withdrawal_id).update(
+        status=WithdrawalStatus.UNKNOWN, submitted_at=datetime.now(UTC) - timedelta(hours=2))
+    assert await payout_alerts({"settings": settings, "services": services}) == 1
+    assert await Notification.exists(text_key="admin.alert.payout_outcome_unknown")

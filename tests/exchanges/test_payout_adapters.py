@@ -190,6 +190,22 @@ async def test_refusal_switch_with_the_exchange_code(
     await send(source, new_id())  # the switch was used up
 
 
+# "System abnormal, try again later" / "operation failed" (in the exchanges' code lists, OKX
+# 58007 and 1, Bitget 40015 and 1) and a code we do not know: no "checked and not taken", so a
+# retry under a new client id could pay twice. These must be unknown, never refused.
+@pytest.mark.parametrize(("exchange", "code"), [
+    ("okx", "58007"), ("okx", "1"), ("okx", "99999"),
+    ("bitget", "40015"), ("bitget", "1"), ("bitget", "99999"),
+])
+async def test_an_error_that_is_no_definite_refusal_is_unknown(
+    exchange: str, code: str, paysim: PaySim, make_payouts: Callable[..., PayoutSource]
+) -> None:
+    source = make_payouts(exchange)
+    paysim.faults.set(exchange, withdraw_refuse=1, withdraw_refuse_code=code)
+    with pytest.raises(PayoutOutcomeUnknown):
+        await send(source, new_id())
+
+
 @pytest.mark.parametrize("exchange", EXCHANGES)
 async def test_timeout_after_accept_is_unknown_then_found(
     exchange: str, paysim: PaySim, make_payouts: Callable[..., PayoutSource]

@@ -107,3 +107,19 @@ async def test_reject_needs_a_reason_voids_the_hold_and_races_cancel() -> None:
     ledger = Ledger()
     assert await ledger.balance(AccountRef.trader_held(request.user_id)) == 0
     assert await ledger.balance(AccountRef.trader_available(request.user_id)) == D("900")
+
+
+async def test_paid_by_hand_needs_a_real_transaction_used_once() -> None:
+    from services.models import Withdrawal
+
+    first, second = await pending(D("800")), await pending(D("700"))
+    await Withdrawal.filter(id__in=[first.id, second.id]).update(status=WithdrawalStatus.ERROR)
+    finance = await staff()
+    service = approvals()
+    assert (await service.mark_paid(first.id, finance, first.revision, "ok")).code == \
+        "no_tx_hash"
+    tx = "ab" * 32
+    assert (await service.mark_paid(first.id, finance, first.revision, tx)).code == \
+        "paid_manually"
+    assert (await service.mark_paid(second.id, finance, second.revision, tx)).code == \
+        "tx_hash_used"

@@ -246,3 +246,19 @@ async def test_a_payout_confirmed_between_two_looks_still_tells_the_transaction(
     sent = await Notification.get(dedupe_key=f"withdrawal:{request.id}:sent")
     assert f"0x{request.client_id}" in str(sent.params) and "tronscan" in str(sent.params)
     assert await Notification.exists(dedupe_key=f"withdrawal:{request.id}:completed")
+
+
+async def test_a_refusal_of_a_resend_proves_nothing_and_keeps_the_client_id() -> None:
+    # The first send's answer was lost; the exchange's history shows nothing yet; the resend
+    # under the same id is refused (say, for the balance the first one used): still unknown,
+    # same id, never a fresh id that a Retry could pay a second time under.
+    exchange = FakeExchange(next_fault="timeout_before")
+    clock = Clock()
+    engine = engine_for(exchange, clock)
+    request = await approved_request()
+    assert await engine.pay(request.id) == "unknown"
+    clock.now += timedelta(minutes=5)
+    exchange.next_fault = "refuse"
+    assert await engine.reconcile(request.id) == "unknown"
+    row = await Withdrawal.get(id=request.id)
+    assert row.client_id == request.client_id and "58350" in (row.reason or "")

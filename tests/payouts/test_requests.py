@@ -146,3 +146,44 @@ async def test_a_hundred_concurrent_requests_never_overdraw_or_pass_a_limit() ->
     assert await balances(user_id) == (D("10"), D("990"))
     held = sum([w.amount for w in await Withdrawal.filter(user_id=user_id)], D(0))
     assert held == D("990")
+
+
+async def test_an_erc20_fee_is_cut_to_what_an_exchange_sends() -> None:
+    service = withdrawals()
+    user_id, _ = await funded_trader(D("7200"))
+    address = await ready_address(service, user_id, "USDT-ERC20", EVM)
+    where = Destination(PayoutMethod.ONCHAIN, network_id="USDT-ERC20", address_id=address.id)
+    offer = await service.prepare(user_id, where, D("6000.123457"))  # 0.1 %, min 5, max 20
+    assert (offer.fee, offer.net_amount) == (D("6.000124"), D("5994.123333"))
+
+
+async def test_two_verified_uids_at_one_exchange_pay_the_one_offered() -> None:
+    from services.models import AccountStatus, ExchangeAccount
+
+    service = withdrawals()
+    user_id, first_uid = await funded_trader(D("100"))
+    await ExchangeAccount.create(user_id=user_id, exchange_id="okx", uid="998877665",
+                                 status=AccountStatus.VERIFIED)
+    offered = dict(await service.internal_accounts(user_id))["okx"]
+    made = await service.create(user_id, Destination(PayoutMethod.INTERNAL, exchange_id="okx"),
+                                D("20"))
+    assert made.to_uid == offered
+
+
+async def test_a_removed_address_added_again_waits_a_new_cooldown() -> None:
+    service = withdrawals()
+    user_id, _ = await funded_trader(D("100"))
+    address = await ready_address(service, user_id, "USDT-TRC20", TRON)
+    assert await service.remove_address(user_id, address.id)
+    again = await service.add_address(user_id, "USDT-TRC20", TRON)
+    assert again.id == address.id and again.usable_from > address.usable_from
+
+
+async def test_the_fee_confirmed_is_the_fee_charged() -> None:
+    service = withdrawals()
+    user_id, _ = await funded_trader(D("300"))
+    address = await ready_address(service, user_id, "USDT-TRC20", TRON)
+    where = Destination(PayoutMethod.ONCHAIN, network_id="USDT-TRC20", address_id=address.id)
+    refused = await refusal(service.create(user_id, where, D("100"), expected_fee=D("0.5")))
+    assert (refused.code, refused.params["fee"]) == ("fee_changed", D("1"))
+    assert await balances(user_id) == (D("300"), D("0"))

@@ -23,6 +23,7 @@ class RecordingSession(BaseSession):
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[TelegramMethod[Any]] = []
+        self.sent: list[Message] = []  # what the sends and edits returned (their message ids)
         self._message_ids = itertools.count(1000)
 
     async def make_request(
@@ -32,7 +33,7 @@ class RecordingSession(BaseSession):
         name = type(method).__name__
         if name in ("SendMessage", "EditMessageText"):
             chat_id = getattr(method, "chat_id", None) or 0
-            return Message(
+            sent = Message(
                 message_id=getattr(method, "message_id", None) or next(self._message_ids),
                 date=datetime.now(UTC),
                 chat=Chat(id=int(chat_id), type="private"),
@@ -43,6 +44,8 @@ class RecordingSession(BaseSession):
                     markup := getattr(method, "reply_markup", None), InlineKeyboardMarkup)
                 else None,
             )
+            self.sent.append(sent)
+            return sent  # type: ignore[return-value]
         if name == "GetMe":
             return BOT_USER  # type: ignore[return-value]
         return True  # type: ignore[return-value]
@@ -60,6 +63,7 @@ class RecordingSession(BaseSession):
 
     def clear(self) -> None:
         self.calls.clear()
+        self.sent.clear()
 
 
 class MockedBot(Bot):
