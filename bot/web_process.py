@@ -9,6 +9,7 @@ import logging
 import socket
 
 from aiogram import Bot, Dispatcher
+from aiogram.exceptions import TelegramAPIError
 from aiohttp import web
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
@@ -26,6 +27,7 @@ from bot.settings import Settings, SettingsError
 from bot.watchdog import WorkerWatchdog
 from handlers.outage import OutageResponder
 from services.i18n import Catalog
+from services.rate_card import RateCardService
 from services.sync.csv_imports import shutdown_parser
 from webapp.app import WEBHOOK_PATH, WebDeps, create_web_app
 
@@ -70,6 +72,17 @@ def check_listen_address(settings: Settings) -> None:
                 raise listen_error(settings, exc) from None
 
 
+async def bot_username(bot: Bot) -> str | None:
+    """The bot's @username for the public pages' t.me link; None (the pages then name the bot
+    in words) when Telegram cannot be asked right now."""
+    try:
+        me = await asyncio.wait_for(bot.me(), 10)
+    except (TelegramAPIError, TimeoutError) as exc:
+        log.warning("could not ask Telegram for the bot's username: %s", exc)
+        return None
+    return me.username
+
+
 class WebProcess:
     def __init__(self, settings: Settings, infra: Infrastructure):
         self.settings = settings
@@ -108,6 +121,8 @@ class WebProcess:
             redis=self.infra.redis, referrals=services.referrals, redis_prefix=self.redis_prefix,
             bot=self.bot, dispatcher=self.dispatcher,
             webhook_secret=secret if settings.webhook_mode else None,
+            rate_card=RateCardService(services.exchanges), i18n=i18n,
+            bot_username=await bot_username(self.bot),
         ))
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()

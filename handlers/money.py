@@ -1,40 +1,14 @@
-"""How amounts are written for people: in the reader's language, exact, never rounded away."""
+"""The bot's money words: the shared formatting (services/formatting.py) and an exchange's
+trader share."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from decimal import Decimal
-
-from babel.dates import format_datetime
-from babel.numbers import format_decimal
-
 from services.dto import ExchangeDTO
+from services.formatting import moment, money, percent
 
-# At least two decimals; more when the amount has them, up to the ledger's 8: 0.00000123 USDT
-# stays 0.00000123 (not 0.00), so the lines a trader sees add up to the totals shown.
-_MONEY = "#,##0.00######"
-# A share as a person writes it: 60, 62.5, never 60.00.
-_PERCENT = "#,##0.########"
-
-
-def money(amount: Decimal | None, locale: str = "en") -> str:
-    """``2,750.00`` in English, ``2 750,00`` (a no-break space) in Russian; "—" for none."""
-    if amount is None:
-        return "—"
-    return format_decimal(amount, format=_MONEY, locale=locale)
-
-
-def percent(share: Decimal, locale: str = "en") -> str:
-    return format_decimal(share, format=_PERCENT, locale=locale)
+__all__ = ["moment", "money", "percent", "trader_share"]
 
 
 def trader_share(exchange: ExchangeDTO, locale: str = "en") -> str:
     """The trader's share on an exchange in percent: 60, 62.5 (62,5 in Russian)."""
     return percent(exchange.trader_share * 100, locale)
-
-
-def moment(at: datetime, locale: str = "en") -> str:
-    """A point in time as the reader writes it, in UTC (we do not know the reader's zone, so
-    the zone is named): "3 December, 14:05 UTC", "3 декабря, 14:05 UTC"."""
-    return format_datetime(at.astimezone(UTC), "d MMMM, HH:mm", tzinfo=UTC,
-                           locale=locale) + " UTC"

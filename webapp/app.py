@@ -22,8 +22,11 @@ from redis.asyncio import Redis
 from tortoise import Tortoise
 
 from services.health import heartbeat_age, is_stale
+from services.i18n import Catalog
 from services.outages import TELEGRAM_REDELIVERS, is_store_outage
+from services.rate_card import RateCardService
 from services.referrals import ReferralService
+from webapp.public import setup_public
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +88,10 @@ class WebDeps:
     bot: Bot | None = None
     dispatcher: Dispatcher | None = None
     webhook_secret: str | None = None
+    # The public pages (webapp/public.py) are served when these two are given.
+    rate_card: RateCardService | None = None
+    i18n: Catalog | None = None
+    bot_username: str | None = None
 
 
 DEPS = web.AppKey("deps", WebDeps)
@@ -228,4 +235,5 @@ def create_web_app(deps: WebDeps) -> web.Application:
     app.router.add_get("/r/{code}", referral_redirect)
     if deps.webhook_secret:
         app.router.add_post(WEBHOOK_PATH, telegram_webhook)
+    setup_public(app, deps)
     return app
