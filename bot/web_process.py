@@ -76,7 +76,7 @@ async def bot_username(bot: Bot) -> str | None:
     """The bot's @username for the public pages' t.me link; None (the pages then name the bot
     in words) when Telegram cannot be asked right now."""
     try:
-        me = await asyncio.wait_for(bot.me(), 10)
+        me = await asyncio.wait_for(bot.me(), 3)  # at start: never hold the process long
     except (TelegramAPIError, TimeoutError) as exc:
         log.warning("could not ask Telegram for the bot's username: %s", exc)
         return None
