@@ -34,6 +34,8 @@ async def payout_tick(ctx: dict[str, Any]) -> str:
     is open, bring the cards up to date."""
     auto = await ctx["services"].auto_withdrawals.run_due()
     report = await ctx["services"].payouts.tick()
+    if report.skipped:
+        return f"auto {auto}, another worker's payout tick is running"
     cards = await post_cards(ctx)
     alerts = await payout_alerts(ctx)
     return (f"auto {auto}, paid {report.paid}, followed {report.reconciled}, "

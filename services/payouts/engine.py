@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -57,11 +58,14 @@ STALE_SUBMITTING = timedelta(seconds=60)
 # sending is not yet evidence that nothing was sent.
 NOT_FOUND_GRACE = timedelta(seconds=30)
 OPEN = ("submitting", "submitted", "sent", "unknown")
+TICK_LOCK = "payout_tick"
+TICK_BUDGET_SECONDS = 60.0
 SourceFactory = Callable[[str], PayoutSource | None]
 
 
 @dataclass
 class TickReport:
+    skipped: bool = False  # another worker's tick was running
     paid: int = 0
     reconciled: int = 0
     changed: list[tuple[int, str]] = field(default_factory=list)  # (id, new status)
@@ -90,11 +94,25 @@ class PayoutEngine:
                 await source.close()
         self._sources.clear()
 
-    async def tick(self, *, limit: int = 400) -> TickReport:
+    async def tick(self, *, limit: int = 400, budget: float = TICK_BUDGET_SECONDS
+                   ) -> TickReport:
         """One pass: pay what is approved (unless the ledger check froze payouts), then ask the
         exchanges about everything open; a few requests at a time (each claims its own row, so
-        concurrency cannot pay one twice)."""
+        concurrency cannot pay one twice). One tick at a time across all workers (ticks queued
+        late behind a burst of pay jobs would otherwise start together and share the exchange's
+        rate limit on the same rows); a tick starts no new row after ``budget`` seconds, so it
+        ends well before its job timeout and the next one carries on."""
+        async with Tortoise.get_connection("default").acquire_connection() as lock:
+            if not await lock.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", TICK_LOCK):
+                return TickReport(skipped=True)
+            try:
+                return await self._tick(limit, budget)
+            finally:
+                await lock.execute("SELECT pg_advisory_unlock(hashtext($1))", TICK_LOCK)
+
+    async def _tick(self, limit: int, budget: float) -> TickReport:
         report = TickReport()
+        started = time.monotonic()
         rows = await _fetch(
             "SELECT id, status FROM withdrawals WHERE status IN ('approved', 'submitting', "
             "'submitted', 'sent', 'unknown') ORDER BY id LIMIT $1", limit)
@@ -103,6 +121,8 @@ class PayoutEngine:
 
         async def one(row: dict[str, Any]) -> None:
             async with gate:
+                if time.monotonic() - started > budget:
+                    return  # the next tick takes it
                 if row["status"] == "approved":
                     if frozen:
                         return

@@ -262,3 +262,21 @@ async def test_a_refusal_of_a_resend_proves_nothing_and_keeps_the_client_id() ->
     assert await engine.reconcile(request.id) == "unknown"
     row = await Withdrawal.get(id=request.id)
     assert row.client_id == request.client_id and "58350" in (row.reason or "")
+
+
+async def test_one_tick_at_a_time_and_a_tick_keeps_to_its_budget() -> None:
+    exchange = FakeExchange()
+    engine = engine_for(exchange)
+    requests = [await approved_request() for _ in range(3)]
+    from tortoise import Tortoise
+
+    async with Tortoise.get_connection("default").acquire_connection() as holder:
+        await holder.fetchval("SELECT pg_advisory_lock(hashtext('payout_tick'))")
+        try:
+            assert (await engine.tick()).skipped  # another worker's tick holds it
+        finally:
+            await holder.execute("SELECT pg_advisory_unlock(hashtext('payout_tick'))")
+    assert exchange.calls == 0
+    assert (await engine.tick(budget=-1)).paid == 0  # over its budget before the first row
+    report = await engine.tick()
+    assert (report.skipped, report.paid) == (False, len(requests))
