@@ -5,7 +5,7 @@ the same run:
     .venv/bin/python -m bench --quick    # small sizes, to see that they run
 
 Each one also runs alone: python -m bench.bench_dispatcher | bench_ingest | bench_ledger |
-bench_startup.
+bench_startup | bench_payouts.
 """
 
 from __future__ import annotations
@@ -19,12 +19,15 @@ FULL = [
     ["bench.bench_ingest", "--rows", "500000"],
     ["bench.bench_ledger", "--records", "1000000"],
     ["bench.bench_startup", "--rounds", "3"],
+    # Stops waiting after 10 minutes and reports what was sent by then.
+    ["bench.bench_payouts", "--requests", "10000", "--within", "600"],
 ]
 QUICK = [
     ["bench.bench_dispatcher", "--users", "10", "--rounds", "5"],
     ["bench.bench_ingest", "--rows", "20000", "--rounds", "1"],
     ["bench.bench_ledger", "--records", "20000"],
     ["bench.bench_startup", "--rounds", "1"],
+    ["bench.bench_payouts", "--requests", "200"],
 ]
 
 
