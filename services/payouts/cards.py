@@ -102,18 +102,20 @@ async def card_view(withdrawal_id: int) -> CardView | None:
 async def cards_to_render(limit: int = 20) -> list[CardView]:
     """Requests whose card is missing or shows an older state: those that need a human and
     have no card yet, and those with a card whose state moved on (in the last week)."""
+    # The state key computed here as CardView.state_key does, so that only cards that moved
+    # are read in full (this runs every payout tick).
     rows = await _query(
-        "SELECT id, card_state FROM withdrawals WHERE (card_message_id IS NULL AND status = "
-        "ANY($1::text[])) OR (card_message_id IS NOT NULL AND updated_at > now() - "
-        "interval '7 days') ORDER BY id LIMIT $2", list(NEEDS_A_CARD), limit * 5)
-    views = []
-    for row in rows:
-        view = await card_view(row["id"])
-        if view is not None and view.state_key != row["card_state"]:
-            views.append(view)
-        if len(views) >= limit:
-            break
-    return views
+        "SELECT id FROM (SELECT w.id, w.card_state, "
+        " left(w.status || ':' || w.revision || ':' || (SELECT count(*) FROM "
+        "  withdrawal_approvals a JOIN users u ON u.id = a.approver_id "
+        "  WHERE a.withdrawal_id = w.id AND a.revision = w.revision) || ':' || "
+        "  coalesce(w.tx_hash, ''), 64) AS state_key FROM withdrawals w "
+        " WHERE (w.card_message_id IS NULL AND w.status = ANY($1::text[])) OR "
+        " (w.card_message_id IS NOT NULL AND w.updated_at > now() - interval '7 days')) c "
+        "WHERE state_key IS DISTINCT FROM card_state ORDER BY id LIMIT $2",
+        list(NEEDS_A_CARD), limit)
+    views = [await card_view(row["id"]) for row in rows]
+    return [view for view in views if view is not None]
 
 
 async def record_card(withdrawal_id: int, chat_id: int, message_id: int, state_key: str) -> None:

@@ -98,6 +98,7 @@ async def test_a_card_is_posted_once_and_approved_inline(
     assert edited.message_id == row.card_message_id and "approved" in edited.text
     assert "Decided by finance, " in edited.text and edited.reply_markup is None
     assert (await Withdrawal.get(id=withdrawal_id)).status is WithdrawalStatus.APPROVED
+    assert await cards(settings, services, i18n, bot) == 0  # the card shows this state already
 
     bot.session.clear()  # the same button again: one decision only
     await dispatcher.feed_update(bot, click(settings, finance, approve, row.card_message_id))

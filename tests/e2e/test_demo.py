@@ -5,7 +5,6 @@ admin chat (the demo's finance chat), and its data survives a restart."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from decimal import Decimal
@@ -16,6 +15,7 @@ import aiohttp
 from bot.demo import DEMO_UIDS
 from sandbox.telegram import StubClient
 from sandbox.telegram.demo import DEMO_ADMIN_CHAT_ID, DEMO_ADMIN_ID, DEMO_TRADER_ID
+from tests.e2e.chat_steps import amount_in, sync_now
 from tests.e2e.processes import bot_process, free_port
 
 TRADER, ADMIN, ADMIN_CHAT = DEMO_TRADER_ID, DEMO_ADMIN_ID, DEMO_ADMIN_CHAT_ID
@@ -23,32 +23,6 @@ APPROVAL_THRESHOLD = Decimal(500)
 # The payout tick runs every 15 s (the card appears, the transfer is followed) and the outbox
 # every 5 s: a request is approved, paid and told within about a minute.
 PAYOUT_BOUND = 60
-
-
-def amount_in(text: str, label: str) -> Decimal:
-    """The amount after ``label`` in a rendered screen ("Available: <b>1,212.00 USDT</b>")."""
-    found = re.search(re.escape(label) + r"\s*(?:<b>)?([\d,]+(?:\.\d+)?) USDT", text)
-    assert found, f"no {label!r} in {text!r}"
-    return Decimal(found.group(1).replace(",", ""))
-
-
-async def sync_now(tg: StubClient, chat_id: int, operator: int, exchange: str = "okx",
-                   within: float = 60) -> None:
-    """An operator's /sync, sent again while the scheduled sync (the first one runs when the
-    worker starts) is still on it; returns once the result is posted."""
-    deadline = time.monotonic() + within
-    while True:
-        await tg.send(chat_id, operator, f"/sync {exchange}")
-        said = await tg.wait_for_bot_message(
-            chat_id, lambda m: "Sync of" in (m.get("text") or "")
-            or "already queued" in (m.get("text") or ""), timeout=15)
-        if "already queued" not in said["text"]:
-            break
-        assert time.monotonic() < deadline, "the scheduled sync never ended"
-        await asyncio.sleep(2)
-    if "queued" in said["text"]:  # "Sync of OKX queued": the result follows
-        said = await tg.wait_for_bot_message(chat_id, "Sync of", timeout=within)
-    assert "done" in said["text"], said["text"]
 
 
 async def withdraw_what_the_demo_earned(tg: StubClient, simulator_url: str) -> None:

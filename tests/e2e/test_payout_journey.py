@@ -18,7 +18,6 @@ completed; Balance shows it as paid out; the simulator holds exactly one withdra
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -38,6 +37,7 @@ from sandbox.exchanges.wallet import Wallets
 from sandbox.telegram import StubClient, StubState, run_stub
 from services.models import Role, User, Withdrawal, WithdrawalStatus
 from tests.conftest import TEST_REDIS_URL
+from tests.e2e.chat_steps import amount_in, sync_now
 from tests.e2e.processes import bot_process, free_port, spawn_bot, stop_process
 from tests.e2e.test_crash_sync_booking import delete_arq_keys
 from tests.payouts.helpers import TRON
@@ -129,31 +129,6 @@ async def press_starting(tg: StubClient, chat_id: int, from_id: int, prefix: str
                 await tg.press(chat_id, from_id, entry["message_id"], button["callback_data"])
                 return
     raise LookupError(f"no button starting with {prefix!r} in chat {chat_id}")
-
-
-def amount_in(text: str, label: str) -> Decimal:
-    found = re.search(re.escape(label) + r"\s*(?:<b>)?([\d,]+(?:\.\d+)?) USDT", text)
-    assert found, f"no {label!r} in {text!r}"
-    return Decimal(found.group(1).replace(",", ""))
-
-
-async def sync_now(tg: StubClient, chat_id: int, operator: int, exchange: str = "okx",
-                   within: float = 60) -> None:
-    """An operator's /sync, sent again while the scheduled sync (the first one runs when the
-    worker starts) is still on it; returns once the result is posted."""
-    deadline = time.monotonic() + within
-    while True:
-        await tg.send(chat_id, operator, f"/sync {exchange}")
-        said = await tg.wait_for_bot_message(
-            chat_id, lambda m: "Sync of" in (m.get("text") or "")
-            or "already queued" in (m.get("text") or ""), timeout=15)
-        if "already queued" not in said["text"]:
-            break
-        assert time.monotonic() < deadline, "the scheduled sync never ended"
-        await asyncio.sleep(2)
-    if "queued" in said["text"]:  # "Sync of OKX queued": the result follows
-        said = await tg.wait_for_bot_message(chat_id, "Sync of", timeout=within)
-    assert "done" in said["text"], said["text"]
 
 
 async def advance(url: str, client_id: str) -> list[dict[str, Any]]:

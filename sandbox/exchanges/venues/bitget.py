@@ -50,6 +50,7 @@ from sandbox.exchanges.venues.common import (
     ParamError,
     Venue,
     int_param,
+    json_object,
     money,
     ms,
     now_ms,
@@ -203,12 +204,7 @@ class Bitget(Venue):
     # --- withdrawals -----------------------------------------------------------------------
 
     async def withdrawal(self, request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-        except ValueError as exc:
-            raise ParamError("body") from exc
-        if not isinstance(body, dict):
-            raise ParamError("body")
+        body = await json_object(request)
         coin = str(body.get("coin") or "")
         transfer_type = str(body.get("transferType") or "")
         address = str(body.get("address") or "")

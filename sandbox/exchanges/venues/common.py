@@ -63,6 +63,17 @@ def money(value: Decimal) -> str:
     return f"{value:.8f}"
 
 
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """A POST body that must be a JSON object (ParamError "body" otherwise)."""
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise ParamError("body") from exc
+    if not isinstance(body, dict):
+        raise ParamError("body")
+    return body
+
+
 def int_param(request: web.Request, name: str, default: int | None = None) -> int | None:
     raw = request.query.get(name)
     if raw is None or raw == "":

@@ -48,6 +48,7 @@ from sandbox.exchanges.venues.common import (
     Venue,
     day_ms,
     int_param,
+    json_object,
     money,
     ms,
     ms_to_day,
@@ -233,12 +234,7 @@ class Okx(Venue):
     # --- withdrawals -----------------------------------------------------------------------
 
     async def withdrawal(self, request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-        except ValueError as exc:
-            raise ParamError("body") from exc
-        if not isinstance(body, dict):
-            raise ParamError("body")
+        body = await json_object(request)
         ccy = str(body.get("ccy") or "")
         dest = str(body.get("dest") or "")
         to_addr = str(body.get("toAddr") or "")
