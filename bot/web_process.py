@@ -7,6 +7,7 @@ import asyncio
 import errno
 import logging
 import socket
+from datetime import UTC, datetime, timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramAPIError
@@ -22,13 +23,15 @@ from bot.app import (
     create_dispatcher,
     resolve_secret_key,
 )
-from bot.commands_menu import publish_commands
+from bot.commands_menu import publish_commands, publish_menu_button
 from bot.settings import Settings, SettingsError
 from bot.watchdog import WorkerWatchdog
 from handlers.outage import OutageResponder
 from services.i18n import Catalog
+from services.jobs import enqueue_payout, enqueue_uid_check
 from services.rate_card import RateCardService
 from services.sync.csv_imports import shutdown_parser
+from webapp.api.deps import ApiDeps
 from webapp.app import WEBHOOK_PATH, WebDeps, create_web_app
 
 log = logging.getLogger(__name__)
@@ -105,7 +108,8 @@ class WebProcess:
                 "LINK_BASE_URL and PUBLIC_URL are not set: traders' tracked links will be "
                 "%s/r/…, which opens only where this process runs; set LINK_BASE_URL to the "
                 "public address of this web process", settings.tracked_link_base_url)
-        services = build_services(settings, resolve_secret_key(settings))
+        secret_key = resolve_secret_key(settings)
+        services = build_services(settings, secret_key)
         self.services = services
         await services.events.start()
         await services.users.promote_bootstrap_admins()
@@ -116,13 +120,30 @@ class WebProcess:
         self.dispatcher = create_dispatcher(redis=self.infra.redis, settings=settings,
                                             services=services, i18n=i18n, arq=self.arq,
                                             redis_prefix=self.redis_prefix)
+        # The Balance and History screens' "open in the app" buttons (None: no buttons).
+        self.dispatcher.workflow_data["miniapp_url"] = settings.miniapp_base_url
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        arq = self.arq
+        api = ApiDeps(
+            users=services.users, balances=services.balances,
+            exchanges=services.exchanges, accounts=services.accounts,
+            referrals=services.referrals, sync=services.sync,
+            withdrawals=services.withdrawals, auto_withdrawals=services.auto_withdrawals,
+            events=services.events, i18n=i18n, redis=self.infra.redis,
+            redis_prefix=self.redis_prefix, session_secret=secret_key,
+            clock=lambda: datetime.now(UTC),
+            enqueue_uid_check=lambda account_id: enqueue_uid_check(
+                arq, self.redis_prefix, account_id),
+            enqueue_payout=lambda withdrawal_id: enqueue_payout(
+                arq, self.redis_prefix, withdrawal_id))
         app = create_web_app(WebDeps(
             redis=self.infra.redis, referrals=services.referrals, redis_prefix=self.redis_prefix,
             bot=self.bot, dispatcher=self.dispatcher,
             webhook_secret=secret if settings.webhook_mode else None,
             rate_card=RateCardService(services.exchanges), i18n=i18n,
             bot_username=await bot_username(self.bot),
+            api=api, bot_token=self.bot.token,
+            auth_max_age=timedelta(seconds=settings.miniapp_auth_max_age_seconds),
         ))
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -137,6 +158,7 @@ class WebProcess:
                                       i18n.translator(settings.default_locale))
             self._watchdog = asyncio.create_task(watchdog.run())
         await publish_commands(self.bot, i18n, settings.admin_chat_id)
+        await publish_menu_button(self.bot, i18n, settings.miniapp_base_url)
         if settings.webhook_mode:
             await self.bot.set_webhook(f"{settings.public_url}{WEBHOOK_PATH}", secret_token=secret,
                                        drop_pending_updates=False)

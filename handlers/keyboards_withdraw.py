@@ -21,27 +21,19 @@ from handlers.callbacks import (
     WithdrawalCB,
     WithdrawCB,
 )
-from handlers.money import moment, money, percent
+from handlers.money import moment, money
 from handlers.render import escape
 from services.i18n import Translator
 from services.models import PayoutMethod, WithdrawalStatus
 from services.payouts.config import NetworkDTO
 from services.payouts.requests import AddressDTO
 from services.payouts.views import WithdrawalDTO
+from services.payouts.wording import fee_rule
 
 
 def short_address(address: str) -> str:
     """``TR7NHq…Lj6t``: enough to recognise an address, not to copy one."""
     return address if len(address) <= 14 else f"{address[:6]}…{address[-4:]}"
-
-
-def fee_rule(t: Translator, network: NetworkDTO) -> str:
-    """A network's fee as a trader reads it: "1.00" (fixed), or "0.1% (min 5.00, max 20.00)"."""
-    locale = t.locale
-    if not network.fee_percent or network.fee_min == network.fee_max:
-        return money(network.fee_min, locale)
-    return t("withdraw.fee_percent", percent=percent(network.fee_percent * 100, locale),
-             min=money(network.fee_min, locale), max=money(network.fee_max, locale))
 
 
 def where(t: Translator, data: dict[str, Any]) -> str:

@@ -11,12 +11,13 @@ import logging
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from redis.asyncio import Redis
 from tortoise import Tortoise
@@ -26,6 +27,10 @@ from services.i18n import Catalog
 from services.outages import TELEGRAM_REDELIVERS, is_store_outage
 from services.rate_card import RateCardService
 from services.referrals import ReferralService
+from webapp.api import setup_api
+from webapp.api.common import api_errors
+from webapp.api.deps import ApiDeps
+from webapp.auth import auth_middleware
 from webapp.public import setup_public
 
 log = logging.getLogger(__name__)
@@ -92,6 +97,11 @@ class WebDeps:
     rate_card: RateCardService | None = None
     i18n: Catalog | None = None
     bot_username: str | None = None
+    # The Mini App (pages under /app/, JSON API under /api/) is served when ``api`` is given;
+    # its users are checked against the bot's token (initData, the Login Widget).
+    api: ApiDeps | None = None
+    bot_token: str | None = None
+    auth_max_age: timedelta = timedelta(days=1)
 
 
 DEPS = web.AppKey("deps", WebDeps)
@@ -228,7 +238,15 @@ async def _mark(redis: Redis, key: str, value: str) -> None:
 
 
 def create_web_app(deps: WebDeps) -> web.Application:
-    app = web.Application(middlewares=[measure, store_outage], client_max_size=MAX_BODY_BYTES)
+    # Outermost first: every answer is measured; an /api/ failure (a store outage included)
+    # is JSON; identity is known before any /api/ or /app/ handler runs.
+    middlewares: list[Middleware] = [measure, api_errors, store_outage]
+    if deps.api is not None:
+        assert deps.bot_token, "the Mini App checks initData against the bot's token"
+        token = deps.bot_token
+        middlewares.append(auth_middleware(
+            lambda: token, deps.api.session_secret, deps.auth_max_age, deps.api.clock))
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
     app[DEPS] = deps
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
@@ -236,4 +254,6 @@ def create_web_app(deps: WebDeps) -> web.Application:
     if deps.webhook_secret:
         app.router.add_post(WEBHOOK_PATH, telegram_webhook)
     setup_public(app, deps)
+    if deps.api is not None:
+        setup_api(app, deps.api)
     return app

@@ -66,6 +66,8 @@ SESSION_COOKIE = "cr_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf"
 PROTECTED_PREFIXES = ("/api/", "/app/")
+# Under those prefixes but open to all: the API's description (it names no data).
+PUBLIC_PATHS = frozenset({"/api/openapi.json"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # A real initData has about 6 fields (a dozen at most); more is not Telegram's.
 MAX_INIT_DATA_FIELDS = 32
@@ -283,13 +285,16 @@ def check_csrf(token: str | None, session_value: str, secret: bytes) -> bool:
 
 
 def _protected(path: str) -> bool:
+    if path in PUBLIC_PATHS:
+        return False
     return path.startswith(PROTECTED_PREFIXES) or path in ("/api", "/app")
 
 
 def _refusal(code: AuthErrorCode) -> web.Response:
     status = 403 if code == "csrf" else 401
     headers = {"WWW-Authenticate": "tma"} if status == 401 else None
-    return web.json_response({"error": {"code": code, "message": AUTH_MESSAGES[code]}},
+    return web.json_response({"error": {"code": code, "message": AUTH_MESSAGES[code],
+                                        "field": None}},
                              status=status, headers=headers)
 
 

@@ -36,13 +36,14 @@ from handlers.render import banned_text, escape, leave_flow, show, support_url
 from services.dto import UserDTO
 from services.events import EventService
 from services.exchange_catalog import ExchangeCatalog
-from services.i18n import MissingTranslation, Translator
+from services.i18n import Translator
 from services.jobs import enqueue_payout
 from services.models import PayoutMethod, Platform, WithdrawalStatus
 from services.payouts.addresses import check_address
 from services.payouts.config import NetworkDTO
 from services.payouts.quotes import PayoutRefusal, parse_amount
 from services.payouts.requests import Destination, WithdrawalService
+from services.payouts.wording import refusal_text as refusal_words
 
 router = Router(name="trader.withdraw")
 
@@ -64,28 +65,12 @@ _AMOUNT_CODES = frozenset({
     "bad_amount", "too_many_decimals", "not_positive", "below_minimum", "above_balance",
     "above_maximum", "above_limit_24h", "above_limit_72h", "fee_exceeds_amount",
 })
-_MONEY_PARAMS = ("minimum", "available", "maximum", "limit", "left", "fee")
-
-
 def refusal_text(t: Translator, refusal: PayoutRefusal, support_contact: str | None = None) -> str:
-    """Why a step was refused, in the reader's language, amounts and times in their words."""
+    """Why a step was refused, in the reader's language (services/payouts/wording.py), and for
+    a banned trader the way to contest it."""
     if refusal.code == "banned":
         return banned_text(t, support_contact)
-    params: dict[str, object] = dict(refusal.params)
-    for name in _MONEY_PARAMS:
-        if name in params:
-            params[name] = money(Decimal(str(params[name])), t.locale)
-    if "usable_at" in params:
-        params["at"] = moment(datetime.fromisoformat(str(params.pop("usable_at"))), t.locale)
-    if "looks_like" in params:
-        family = str(params.pop("looks_like")).lower()
-        params["family"] = t(f"withdraw.family.{family}") if family else ""
-    if "status" in params:
-        params["status"] = t(f"withdraw.status.{params['status']}")
-    try:
-        return t(f"withdraw.refusal.{refusal.code}", **params)
-    except MissingTranslation:  # a code added to the service before its message
-        return t("withdraw.refusal.other")
+    return refusal_words(t, refusal)
 
 
 def _destination(data: dict[str, Any]) -> Destination:

@@ -128,6 +128,9 @@ class Withdrawal(Model):
     card_chat_id = fields.BigIntField(null=True)  # the finance card, edited as it moves
     card_message_id = fields.BigIntField(null=True)
     card_state = fields.CharField(max_length=64, null=True)  # what the card shows now
+    # The Mini App's Idempotency-Key of the request that made it: a retried POST (the answer
+    # lost on the way back) returns this request instead of holding the money twice.
+    request_key = fields.CharField(max_length=64, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     submitted_at = fields.DatetimeField(null=True)
@@ -136,6 +139,7 @@ class Withdrawal(Model):
     class Meta:
         table = "withdrawals"
         indexes = (("status", "updated_at"), ("user_id", "created_at"))
+        unique_together = (("user_id", "request_key"),)
 
 
 class WithdrawalApproval(Model):

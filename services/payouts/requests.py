@@ -161,10 +161,12 @@ class WithdrawalService:
     # --- the request -------------------------------------------------------------------------
 
     async def create(self, user_id: int, destination: Destination, amount: Decimal, *,
-                     auto: bool = False, expected_fee: Decimal | None = None) -> WithdrawalDTO:
+                     auto: bool = False, expected_fee: Decimal | None = None,
+                     request_key: str | None = None) -> WithdrawalDTO:
         """Hold the money and record the request, all in one transaction. Two requests of one
         trader queue on the trader's account locks, so the second sees the first's hold and
-        its share of the limits."""
+        its share of the limits. A ``request_key`` (the Mini App's Idempotency-Key) that made
+        a request already returns that request: a retry never holds the money twice."""
         settings = await self.config.settings()
         await self._check_trader(user_id)
         network, exchange_id, address = await self._destination(user_id, destination)
@@ -172,6 +174,14 @@ class WithdrawalService:
             available_ref = AccountRef.trader_available(user_id, USDT)
             locked = await lock_accounts(conn, [available_ref,
                                                 AccountRef.trader_held(user_id, USDT)])
+            if request_key is not None:
+                # Read under the trader's account locks: a concurrent retry waits for the
+                # first to commit, then finds it (the unique key stands behind this).
+                made = await conn.fetchrow(
+                    "SELECT * FROM withdrawals WHERE user_id = $1 AND request_key = $2",
+                    user_id, request_key)
+                if made is not None:
+                    return withdrawal_dto(made)
             limits = await self._limits(conn, user_id, destination, network, settings)
             check_amount(amount, locked[available_ref].balance, limits)
             offer = quote(destination.method, amount, network=network, exchange_id=exchange_id,
@@ -197,14 +207,14 @@ class WithdrawalService:
                 "INSERT INTO withdrawals (id, user_id, method, status, revision, asset, amount, "
                 "fee, net_amount, network_id, address, address_id, exchange_id, to_uid, "
                 "hold_id, approvals_needed, risk_flags, auto, client_id, paid_manually, "
-                "attempts, created_at, updated_at) VALUES ($1, $2, $3, $4, 1, 'USDT', $5, $6, "
-                "$7, $8, $9, $10, $11, $12, $13, $14, $15::text::jsonb, $16, $17, false, 0, "
-                "now(), now()) RETURNING *",
+                "attempts, request_key, created_at, updated_at) VALUES ($1, $2, $3, $4, 1, "
+                "'USDT', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::text::jsonb, $16, "
+                "$17, false, 0, $18, now(), now()) RETURNING *",
                 withdrawal_id, user_id, destination.method.value, status.value, offer.amount,
                 offer.fee, offer.net_amount, offer.network_id,
                 address.address if address else None, address.id if address else None,
                 exchange_id, to_uid, hold.hold_id, needed, json.dumps(flags), auto,
-                client_id_for(withdrawal_id))
+                client_id_for(withdrawal_id), request_key)
             dto = withdrawal_dto(row)
             await audit(conn, user_id, "withdrawal.request", "withdrawal", withdrawal_id,
                         after=dto.audit_view())

@@ -1,0 +1,243 @@
+"""The OpenAPI 3.1 description of /api/, served at /api/openapi.json.
+
+Written as data here (not generated from the handlers) so that it is a contract the handlers
+are tested against: tests/web/test_api_schema.py checks that every route of webapp/api is in
+it and, with schemathesis, that every answer matches it. Response objects are closed
+(``additionalProperties: false``): a field added to a handler and not here fails the tests.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+OPENAPI_PATH = "/api/openapi.json"
+Schema = dict[str, Any]
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def obj(required: dict[str, Schema], optional: dict[str, Schema] | None = None) -> Schema:
+    """A closed object: these fields and no others; ``required`` ones always present."""
+    return {"type": "object", "required": sorted(required),
+            "properties": {**required, **(optional or {})}, "additionalProperties": False}
+
+
+def array(items: Schema) -> Schema:
+    return {"type": "array", "items": items}
+
+
+STRING: Schema = {"type": "string"}
+BOOL: Schema = {"type": "boolean"}
+INT: Schema = {"type": "integer"}
+DAY: Schema = {"type": "string", "format": "date"}
+DECIMAL: Schema = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}
+NAMED = obj({"id": STRING, "name": STRING})
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": obj({"error": obj({"code": STRING, "message": STRING,
+                                "field": nullable(STRING)})}),
+    "Money": obj({"amount": DECIMAL, "text": STRING}),
+    "Moment": obj({"at": {"type": "string", "format": "date-time"}, "text": STRING}),
+    "Change": nullable(obj({"percent": DECIMAL, "text": STRING,
+                            "direction": {"enum": ["up", "down", "flat"]}})),
+    "Me": obj({"id": INT, "first_name": STRING, "username": nullable(STRING),
+               "locale": STRING, "role": STRING, "banned": BOOL,
+               "csrf_token": nullable(STRING)}),
+    "Totals": obj({name: ref("Money")
+                   for name in ("volume", "fee", "commission", "rebate", "estimated")}),
+    "Dashboard": obj({
+        "period": {"enum": ["7d", "30d", "90d", "all"]}, "start": nullable(DAY), "end": DAY,
+        "totals": ref("Totals"), "previous": nullable(ref("Totals")),
+        "change": obj({name: ref("Change") for name in ("volume", "fee", "commission",
+                                                         "rebate")}),
+        "balance": obj({name: ref("Money") for name in ("available", "held", "paid_out",
+                                                         "total_earned", "estimated")}),
+        "days": array(obj({"day": DAY, "volume": ref("Money"), "rebate": ref("Money"),
+                           "estimated": BOOL})),
+        "exchanges": array(obj({"id": STRING, "name": STRING, "volume": ref("Money"),
+                                "rebate": ref("Money"), "last_sync": nullable(ref("Moment")),
+                                "next_sync": nullable(ref("Moment")), "sync_text": STRING})),
+    }),
+    "Exchanges": obj({"exchanges": array(obj({
+        "id": STRING, "name": STRING, "share_percent": DECIMAL, "share_text": STRING,
+        "link": nullable(STRING), "uids": array(STRING), "guide": nullable(STRING)}))}),
+    "Account": obj({"id": INT, "exchange_id": STRING, "exchange_name": STRING, "uid": STRING,
+                    "status": {"enum": ["pending", "verified", "rejected"]},
+                    "status_text": STRING, "reason": nullable(STRING),
+                    "linked_at": ref("Moment")}),
+    "Accounts": obj({"accounts": array(ref("Account")), "exchanges": array(NAMED)}),
+    "Linked": obj({"outcome": STRING, "message": STRING, "account": ref("Account")}),
+    "History": obj({
+        "lines": array(obj({
+            "day": DAY, "exchange_id": STRING, "exchange_name": STRING,
+            "volume": nullable(ref("Money")), "fee": nullable(ref("Money")),
+            "commission": ref("Money"), "share_percent": DECIMAL, "share_text": STRING,
+            "rebate": ref("Money"), "estimated": BOOL})),
+        "page": INT, "pages": INT, "page_size": INT,
+        "totals": obj({"volume": ref("Money"), "fee": ref("Money"),
+                       "commission": ref("Money"), "rebate": ref("Money"), "lines": INT}),
+        "exchanges": array(NAMED)}),
+    "Address": obj({"id": INT, "network_id": STRING, "address": STRING, "label": STRING,
+                    "usable": BOOL, "usable_from": ref("Moment")}),
+    "Withdrawal": obj({
+        "id": INT, "status": STRING, "status_text": STRING,
+        "method": {"enum": ["internal", "onchain", "manual"]},
+        "amount": ref("Money"), "fee": ref("Money"), "net": ref("Money"),
+        "destination": STRING, "network_id": nullable(STRING), "exchange_id": STRING,
+        "tx_hash": nullable(STRING), "explorer_url": nullable(STRING),
+        "reason": nullable(STRING), "created_at": ref("Moment"), "cancellable": BOOL}),
+    "WithdrawOptions": obj({
+        "available": ref("Money"),
+        "internal": array(obj({"exchange_id": STRING, "exchange_name": STRING, "uid": STRING,
+                               "fee": ref("Money")})),
+        "networks": array(obj({"id": STRING, "name": STRING, "min": ref("Money"),
+                               "max": ref("Money"), "fee_text": STRING})),
+        "addresses": array(ref("Address")), "withdrawals": array(ref("Withdrawal"))}),
+    "Quote": obj({"amount": ref("Money"), "fee": ref("Money"), "net": ref("Money"),
+                  "arrival_text": STRING, "approval_needed": BOOL}),
+    "OneWithdrawal": obj({"withdrawal": ref("Withdrawal")}),
+    "Withdrawals": obj({"withdrawals": array(ref("Withdrawal"))}),
+    "SavedAddress": obj({"address": ref("Address")}),
+    "Settings": obj({
+        "locale": STRING, "locales": array(obj({"code": STRING, "name": STRING})),
+        "digest_mode": {"enum": ["on", "silent", "off"]},
+        "digest_modes": array(obj({"code": STRING, "name": STRING})),
+        "auto_withdraw": nullable(obj({
+            "threshold": ref("Money"), "method": STRING, "exchange_id": nullable(STRING),
+            "network_id": nullable(STRING), "address_id": nullable(INT),
+            "destination_text": STRING}))}),
+}
+
+# Request bodies: open to what the handlers read (extra fields are ignored, not refused).
+DESTINATION = {"method": {"enum": ["internal", "onchain"]}, "exchange_id": STRING,
+               "network_id": STRING, "address_id": INT}
+BODIES: dict[str, Schema] = {
+    "LinkBody": {"type": "object", "required": ["exchange_id", "uid"],
+                 "properties": {"exchange_id": STRING, "uid": STRING}},
+    "QuoteBody": {"type": "object", "required": ["method", "amount"],
+                  "properties": {**DESTINATION, "amount": STRING}},
+    "WithdrawalBody": {"type": "object", "required": ["method", "amount", "expected_fee"],
+                       "properties": {**DESTINATION, "amount": STRING,
+                                      "expected_fee": DECIMAL}},
+    "AddressBody": {"type": "object", "required": ["network_id", "address"],
+                    "properties": {"network_id": STRING, "address": STRING, "label": STRING}},
+    "SettingsBody": {"type": "object", "properties": {
+        "locale": STRING, "digest_mode": {"enum": ["on", "silent", "off"]}}},
+    "AutoWithdrawBody": {"type": "object", "required": ["method", "threshold"],
+                         "properties": {**DESTINATION, "threshold": STRING}},
+}
+
+IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": True,
+               "description": "One per user action (8..64 of A-Z a-z 0-9 _ -); the same key "
+                              "with the same body replays the first answer.",
+               "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}}
+PERIOD = {"name": "period", "in": "query", "required": False,
+          "schema": {"enum": ["7d", "30d", "90d", "all"], "default": "30d"}}
+PAGING = [
+    {"name": "page", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "maximum": 1_000_000}},
+    {"name": "page_size", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+]
+ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer",
+                                                                "minimum": 1}}
+
+
+def _json(schema: Schema, description: str) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def operation(summary: str, ok: int, body: Schema | None, *, params: list[Schema] | None = None,
+              request: str | None = None, media: str = "application/json") -> Schema:
+    """An operation: its success answer, and every error as the Error object."""
+    if body is None:
+        success: Schema = {"description": summary}
+    elif media == "application/json":
+        success = _json(body, summary)
+    else:
+        success = {"description": summary, "content": {media: {"schema": body}}}
+    described: Schema = {
+        "summary": summary,
+        "responses": {str(ok): success, "default": _json(ref("Error"), "An error")},
+    }
+    if params:
+        described["parameters"] = params
+    if request:
+        described["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{request}"}}}}
+    return described
+
+
+def write(summary: str, ok: int, body: Schema | None, *, params: list[Schema] | None = None,
+          request: str | None = None) -> Schema:
+    return operation(summary, ok, body, params=[IDEMPOTENCY, *(params or [])],
+                     request=request)
+
+
+PATHS: dict[str, dict[str, Schema]] = {
+    "/api/me": {"get": operation("Who is signed in", 200, ref("Me"))},
+    "/api/exchanges": {"get": operation("The exchanges with share, link and guide", 200,
+                                        ref("Exchanges"))},
+    "/api/accounts": {
+        "get": operation("The trader's linked UIDs", 200, ref("Accounts")),
+        "post": write("Link a UID", 201, ref("Linked"), request="LinkBody"),
+    },
+    "/api/history": {"get": operation("Per-day lines, newest first", 200, ref("History"),
+                                      params=PAGING)},
+    "/api/withdraw/options": {"get": operation("What can be withdrawn, and where to", 200,
+                                               ref("WithdrawOptions"))},
+    "/api/withdraw/quote": {"post": operation("The fee and net of a withdrawal (holds nothing)",
+                                              200, ref("Quote"), request="QuoteBody")},
+    "/api/withdrawals": {
+        "get": operation("The trader's withdrawals, newest first", 200, ref("Withdrawals")),
+        "post": write("Request a withdrawal (holds the amount)", 201, ref("OneWithdrawal"),
+                      request="WithdrawalBody"),
+    },
+    "/api/withdrawals/{id}": {"get": operation("One withdrawal", 200, ref("OneWithdrawal"),
+                                               params=[ID])},
+    "/api/withdrawals/{id}/cancel": {"post": write("Cancel a request not yet approved", 200,
+                                                   ref("OneWithdrawal"), params=[ID])},
+    "/api/addresses": {"post": write("Save an address", 201, ref("SavedAddress"),
+                                     request="AddressBody")},
+    "/api/addresses/{id}": {"delete": write("Remove a saved address", 204, None,
+                                            params=[ID])},
+    "/api/settings": {
+        "get": operation("Language, digest, auto-withdrawal", 200, ref("Settings")),
+        "patch": write("Change language or digest", 200, ref("Settings"),
+                       request="SettingsBody"),
+    },
+    "/api/settings/auto-withdraw": {
+        "put": write("Set the auto-withdrawal", 200, ref("Settings"),
+                     request="AutoWithdrawBody"),
+        "delete": write("Turn the auto-withdrawal off", 200, ref("Settings")),
+    },
+}
+
+
+@cache
+def openapi() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "CryptoRebate Mini App API", "version": "1"},
+        "servers": [{"url": "/"}],
+        "security": [{"telegramInitData": []}, {"session": []}],
+        "paths": PATHS,
+        "components": {
+            "schemas": {**SCHEMAS, **BODIES},
+            "securitySchemes": {
+                "telegramInitData": {
+                    "type": "apiKey", "in": "header", "name": "Authorization",
+                    "description": "`tma <initData>`: the Mini App's signed launch data"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "cr_session",
+                            "description": "After the Login Widget; writes also need "
+                                           "X-CSRF-Token (from /api/me)"},
+            },
+        },
+    }
