@@ -132,6 +132,7 @@ class WebProcess:
             events=services.events, i18n=i18n, redis=self.infra.redis,
             redis_prefix=self.redis_prefix, session_secret=secret_key,
             clock=lambda: datetime.now(UTC),
+            secure_cookies=(settings.public_url or "").startswith("https://"),
             enqueue_uid_check=lambda account_id: enqueue_uid_check(
                 arq, self.redis_prefix, account_id),
             enqueue_payout=lambda withdrawal_id: enqueue_payout(

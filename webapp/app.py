@@ -31,6 +31,7 @@ from webapp.api import setup_api
 from webapp.api.common import api_errors
 from webapp.api.deps import ApiDeps
 from webapp.auth import auth_middleware
+from webapp.login import setup_login
 from webapp.public import setup_public
 
 log = logging.getLogger(__name__)
@@ -255,5 +256,7 @@ def create_web_app(deps: WebDeps) -> web.Application:
         app.router.add_post(WEBHOOK_PATH, telegram_webhook)
     setup_public(app, deps)
     if deps.api is not None:
+        assert deps.bot_token
         setup_api(app, deps.api)
+        setup_login(app, deps.bot_token, deps.auth_max_age)
     return app

@@ -48,7 +48,7 @@ from prometheus_client import Counter
 log = logging.getLogger(__name__)
 
 AuthErrorCode = Literal["missing", "malformed", "bad_signature", "expired", "from_the_future",
-                        "no_user", "csrf"]
+                        "no_user", "csrf", "replayed"]
 
 AUTH_MESSAGES: dict[AuthErrorCode, str] = {
     "missing": "Sign in first: no Telegram data and no session were sent.",
@@ -58,6 +58,7 @@ AUTH_MESSAGES: dict[AuthErrorCode, str] = {
     "from_the_future": "The sign-in data is dated in the future: check the device's clock.",
     "no_user": "The sign-in data names no user.",
     "csrf": "The form is out of date or was not sent by this site: reload the page.",
+    "replayed": "This sign-in was used already: sign in with Telegram again.",
 }
 
 # Telegram's clock and ours differ a little: an auth_date this far ahead still counts as now.

@@ -279,3 +279,52 @@ async def test_settings_change_the_language_the_api_answers_in(client: TestClien
         **auth(user_id), "Idempotency-Key": "lang-0002"}, json={"locale": "de"})
     assert (status, answer["error"]["field"]) == (422, "locale")
     assert json.dumps(answer, ensure_ascii=False).count("«locale»") == 1
+
+
+# --- the browser: Login Widget and session ------------------------------------------------
+
+
+def widget(user_id: int, *, age: timedelta = timedelta(0), token: str = TOKEN) -> dict[str, str]:
+    import hashlib
+
+    fields = {"id": str(user_id), "first_name": "Anna", "username": "anna",
+              "auth_date": str(int((datetime.now(UTC) - age).timestamp()))}
+    return {**fields, "hash": telegram_hash(fields, hashlib.sha256(token.encode()).digest())}
+
+
+async def test_login_widget_forged_expired_replayed_and_the_session_it_gives(
+    client: TestClient
+) -> None:
+    user_id, _ = await funded_trader(D("30"))
+    forged = {**widget(user_id), "id": "1"}
+    for fields, status in ((forged, 401), (widget(user_id, age=timedelta(days=2)), 401),
+                           (widget(user_id, token="1:other"), 401),
+                           (widget(987_654_000), 403)):
+        response = await client.get("/app/login/telegram", params=fields,
+                                    allow_redirects=False)
+        assert response.status == status, fields
+        assert "cr_session" not in response.cookies
+    good = widget(user_id)
+    response = await client.get("/app/login/telegram", params=good, allow_redirects=False)
+    assert response.status == 302 and response.headers["Location"] == "/app/"
+    cookie = response.cookies["cr_session"]
+    assert cookie["httponly"] and cookie["samesite"] == "Lax"
+    replayed = await client.get("/app/login/telegram", params=good, allow_redirects=False)
+    assert replayed.status == 401 and "used already" in await replayed.text()
+    # The session reads the trader's data; a write needs its CSRF token.
+    client.session.cookie_jar.clear()
+    client.session.cookie_jar.update_cookies({"cr_session": cookie.value})
+    status, me = await call(client, "GET", "/api/me")
+    assert status == 200 and me["id"] == user_id and me["csrf_token"]
+    status, answer = await call(client, "PATCH", "/api/settings", json={"locale": "ru"},
+                                headers={"Idempotency-Key": "session-01"})
+    assert (status, answer["error"]["code"]) == (403, "csrf")
+    status, settings = await call(client, "PATCH", "/api/settings", json={"locale": "ru"},
+                                  headers={"Idempotency-Key": "session-01",
+                                           "X-CSRF-Token": me["csrf_token"]})
+    assert status == 200 and settings["locale"] == "ru"
+    tampered = cookie.value[:-2] + ("AA" if not cookie.value.endswith("AA") else "BB")
+    client.session.cookie_jar.clear()
+    client.session.cookie_jar.update_cookies({"cr_session": tampered})
+    status, answer = await call(client, "GET", "/api/me")
+    assert (status, answer["error"]["code"]) == (401, "bad_signature")

@@ -37,6 +37,7 @@ class ApiDeps:
     redis_prefix: str
     session_secret: bytes  # signs the browser session cookie and its CSRF tokens
     clock: Callable[[], datetime]
+    secure_cookies: bool = False  # HTTPS-only session cookie (production: PUBLIC_URL is https)
     # The worker's jobs, when a queue is there: check a new UID now, pay an approved request.
     enqueue_uid_check: Callable[[int], Awaitable[None]] | None = None
     enqueue_payout: Callable[[int], Awaitable[None]] | None = None
