@@ -4,6 +4,11 @@ Traders see their commands in every private chat, in their Telegram language (En
 Russian; any other language gets the default locale's list). The admin chat sees the operators'
 commands instead. Telegram keeps the menu until it is set again, so the web process publishes it
 at every start: a new command reaches the menu with the release that adds it.
+
+The chat menu button (setChatMenuButton, the default for every private chat) opens the Mini App's
+dashboard when the Mini App has an address (MINIAPP_URL, or PUBLIC_URL/app/); without one it is
+set back to Telegram's default, so that a button from an earlier configuration does not open a
+Mini App that is no longer there.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from aiogram.types import (
     BotCommand,
     BotCommandScopeAllPrivateChats,
     BotCommandScopeChat,
+    MenuButtonDefault,
+    MenuButtonWebApp,
+    WebAppInfo,
 )
 
 from services.i18n import Catalog
@@ -56,3 +64,25 @@ async def publish_commands(bot: Bot, i18n: Catalog, admin_chat_id: int | None) -
             except TelegramAPIError as exc:
                 log.warning("could not set the %s command menu (%s): %s",
                             audience, language or "default", exc)
+
+
+def menu_button(i18n: Catalog, miniapp_url: str | None) -> MenuButtonWebApp | MenuButtonDefault:
+    """The default chat menu button: "Cabinet" opening the dashboard, or Telegram's default.
+
+    One button for every private chat (Telegram has no per-language menu button), so its text
+    is in the default locale; the page itself follows the user's language."""
+    if miniapp_url is None:
+        return MenuButtonDefault()
+    t = i18n.translator(i18n.default_locale)
+    return MenuButtonWebApp(text=t("miniapp.menu_button"), web_app=WebAppInfo(url=miniapp_url))
+
+
+async def publish_menu_button(bot: Bot, i18n: Catalog, miniapp_url: str | None) -> None:
+    """Set the default chat menu button; a refusal is logged, not raised (the bot works
+    without it, and the Mini App stays reachable from the Balance and History screens)."""
+    button = menu_button(i18n, miniapp_url)
+    try:
+        await bot.set_chat_menu_button(menu_button=button)
+    except TelegramAPIError as exc:
+        log.warning("could not set the chat menu button (%s): %s",
+                    "web_app" if miniapp_url else "default", exc)

@@ -98,6 +98,17 @@ async def _serve(app: web.Application, host: str, port: int) -> AsyncIterator[st
         await runner.cleanup()
 
 
+def local_miniapp_url(base: Settings) -> str | None:
+    """The web process's /app/ as a browser on this machine reaches it (None while the port is
+    not known yet: 0 picks a free one)."""
+    if not base.web_port:
+        return None
+    host = "127.0.0.1" if base.web_host in ("0.0.0.0", "::", "") else base.web_host
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{base.web_port}/app/"
+
+
 def demo_settings(
     base: Settings, *, telegram_url: str, token: str, simulator_url: str
 ) -> Settings:
@@ -106,6 +117,9 @@ def demo_settings(
         "bot_token": SecretStr(token),
         "telegram_api_url": telegram_url,
         "public_url": None,  # long polling against the stand-in
+        # The Mini App on this machine's web process: the stand-in opens web_app buttons over
+        # http (Telegram itself would want https), signed for the stand-in's bot.
+        "miniapp_url": local_miniapp_url(base),
         # Tracked links open on this machine, where the demo is looked at.
         "link_base_url": base.link_base_url or f"http://{base.web_host}:{base.web_port}",
         "admin_chat_id": base.admin_chat_id or DEMO_ADMIN_CHAT_ID,

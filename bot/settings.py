@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     # Base of the tracked links traders get (/r/<code>); PUBLIC_URL when unset.
     link_base_url: str | None = None
+    # The Mini App's address (web_app buttons, the chat menu button); PUBLIC_URL/app/ when
+    # unset. Telegram opens only https:// Mini Apps.
+    miniapp_url: str | None = None
     # Where traders reach a human: a Telegram @username or an https:// URL.
     support_contact: str | None = None
     admin_chat_id: int | None = None
@@ -136,6 +139,15 @@ class Settings(BaseSettings):
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         return _http_url(value)
+
+    @field_validator("miniapp_url")
+    @classmethod
+    def _check_miniapp_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith("https://") or not _URL_WITH_HOST.fullmatch(value):
+            raise ValueError("must be an https:// URL (Telegram opens only https Mini Apps)")
+        return value.rstrip("/") + "/"  # pages are <base>history, <base>withdraw …
 
     @field_validator("redis_url")
     @classmethod
@@ -204,6 +216,17 @@ class Settings(BaseSettings):
     def web_base_url(self) -> str:
         """Where people and Telegram reach the web process (Mini App, the demo's banner)."""
         return self.public_url or f"http://{self.web_host}:{self.web_port}"
+
+    @property
+    def miniapp_base_url(self) -> str | None:
+        """The Mini App's address, ending in "/" (its pages are ``<base>history`` …):
+        MINIAPP_URL, else PUBLIC_URL/app/ (https in production), else None: no web_app buttons
+        and no menu button (Telegram refuses a web_app button without an https URL)."""
+        if self.miniapp_url is not None:
+            return self.miniapp_url
+        if self.public_url is not None and self.public_url.startswith("https://"):
+            return f"{self.public_url}/app/"
+        return None
 
     @property
     def tracked_link_base_url(self) -> str:

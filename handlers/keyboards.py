@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
 from handlers.callbacks import (
     CsvAction,
@@ -154,15 +154,28 @@ def settings(
     return InlineKeyboardMarkup(inline_keyboard=[languages, digest, [_back(t)]])
 
 
-def balance(t: Translator) -> InlineKeyboardMarkup:
+def _miniapp_row(t: Translator, key: str, miniapp_url: str | None,
+                 page: str = "") -> list[list[InlineKeyboardButton]]:
+    """A button opening the Mini App's ``page`` in the user's language; none without an
+    address (Telegram refuses a web_app button without an https URL: no broken button)."""
+    if miniapp_url is None:
+        return []
+    url = f"{miniapp_url}{page}?lang={t.locale}"
+    return [[InlineKeyboardButton(text=t(key), web_app=WebAppInfo(url=url))]]
+
+
+def balance(t: Translator, miniapp_url: str | None = None) -> InlineKeyboardMarkup:
+    """``miniapp_url``: the Mini App's address ending in "/" (None: no "Open dashboard")."""
     return InlineKeyboardMarkup(inline_keyboard=[
+        *_miniapp_row(t, "miniapp.open_dashboard", miniapp_url),
         [_button(t("balance.history_button"), HistoryCB(page=1))],
         [_button(t("menu.withdraw"), MenuCB(screen=Screen.WITHDRAW))],
         [_back(t)],
     ])
 
 
-def history(t: Translator, page: int, pages: int) -> InlineKeyboardMarkup:
+def history(t: Translator, page: int, pages: int,
+            miniapp_url: str | None = None) -> InlineKeyboardMarkup:
     paging = []
     if page > 1:
         paging.append(_button(t("history.newer"), HistoryCB(page=page - 1)))
@@ -170,6 +183,7 @@ def history(t: Translator, page: int, pages: int) -> InlineKeyboardMarkup:
         paging.append(_button(t("history.older"), HistoryCB(page=page + 1)))
     return InlineKeyboardMarkup(inline_keyboard=[
         *([paging] if paging else []),
+        *_miniapp_row(t, "miniapp.open_history", miniapp_url, "history"),
         [_button(t("history.back"), MenuCB(screen=Screen.BALANCE))],
     ])
 

@@ -19,49 +19,12 @@ from services.dto import AccountDTO, UserDTO
 from services.events import EventService
 from services.i18n import Translator
 from services.models import AccountStatus, Platform
-from services.sync import ExchangeStatus, ExchangeStatusDTO, SyncService
+from services.sync import ExchangeStatusDTO, SyncService
+from services.sync.wording import sync_line
 
 router = Router(name="trader.balance")
 
 HISTORY_PAGE_SIZE = 8
-
-
-def _when(t: Translator, moment: datetime, now: datetime, *, future: bool) -> str:
-    """"5 min ago" / "in 3 h"; under a minute, "just now" / "soon" (never "0 min ago")."""
-    minutes = int(abs((moment - now).total_seconds()) // 60)
-    if future and (moment <= now or minutes < 1):
-        return t("balance.sync.soon")
-    if not future and minutes < 1:
-        return t("balance.sync.just_now")
-    amount = (t("balance.sync.minutes", n=minutes) if minutes < 90
-              else t("balance.sync.hours", n=round(minutes / 60)))
-    return t("balance.sync.in" if future else "balance.sync.ago", when=amount)
-
-
-# ExchangeStatus.NOT_CONFIGURED (no API credentials), by value: that status is being added to
-# services/sync/status.py now; use the member once it is there everywhere.
-_NOT_CONFIGURED = "not_configured"
-
-
-def _sync_line(t: Translator, status: ExchangeStatusDTO, now: datetime) -> str:
-    """When the numbers of an exchange were last brought in, and when next (an empty day is
-    explained by it). Only what is known: no "next" where nothing is scheduled."""
-    last = status.last_success_at
-    if status.status == ExchangeStatus.DISABLED:
-        return t("balance.exchange_sync_paused")
-    if status.data_source != "api":  # a CSV-only exchange: its imports are its syncs
-        if last is None:
-            return t("balance.exchange_report_none")
-        return t("balance.exchange_report", last=_when(t, last, now, future=False))
-    if status.status == _NOT_CONFIGURED:  # no API credentials: the worker does not sync it
-        if last is None:
-            return t("balance.exchange_sync_none")
-        return t("balance.exchange_sync_last", last=_when(t, last, now, future=False))
-    # An API exchange without a due time is due now: the worker picks it up at its next tick.
-    upcoming = _when(t, status.next_due_at or now, now, future=True)
-    if last is None:
-        return t("balance.exchange_sync_first", next=upcoming)
-    return t("balance.exchange_sync", last=_when(t, last, now, future=False), next=upcoming)
 
 
 _NOTHING_EARNED = {
@@ -112,7 +75,7 @@ def render_balance(t: Translator, summary: BalanceSummary, accounts: list[Accoun
             if state is AccountStatus.REJECTED:
                 continue  # no sync will change it
         if status is not None:
-            lines.append("    " + _sync_line(t, status, now))
+            lines.append("    " + sync_line(t, status, now))
     return "\n".join(lines)
 
 
@@ -154,21 +117,23 @@ def _partial_note(fee_missing: bool, volume_missing: bool) -> str | None:
 async def on_balance(
     query: CallbackQuery, t: Translator, user: UserDTO, balances: BalanceService,
     accounts: AccountService, sync: SyncService, events: EventService,
+    miniapp_url: str | None = None,
 ) -> None:
     await events.record("screen_viewed", user.id, Platform.BOT, screen="balance")
     summary = await balances.summary(user.id)
     linked = await accounts.list_for_user(user.id)
     statuses = {status.exchange_id: status for status in await sync.statuses()}
     text = render_balance(t, summary, linked, statuses, datetime.now(UTC))
-    await show(query, text, keyboards.balance(t))
+    await show(query, text, keyboards.balance(t, miniapp_url))
 
 
 @router.callback_query(HistoryCB.filter())
 async def on_history(
     query: CallbackQuery, callback_data: HistoryCB, t: Translator, user: UserDTO,
-    balances: BalanceService, events: EventService,
+    balances: BalanceService, events: EventService, miniapp_url: str | None = None,
 ) -> None:
     await events.record("screen_viewed", user.id, Platform.BOT, screen="history",
                         page=callback_data.page)
     page = await balances.history(user.id, max(1, callback_data.page), HISTORY_PAGE_SIZE)
-    await show(query, render_history(t, page), keyboards.history(t, page.page, page.pages))
+    await show(query, render_history(t, page),
+               keyboards.history(t, page.page, page.pages, miniapp_url))

@@ -1,7 +1,8 @@
 """A local stand-in for the Telegram Bot API, for end-to-end tests and the browser demo.
 
 Point aiogram at it with ``TelegramAPIServer.from_base(url)``; drive the person side with
-:class:`StubClient` or the chat page at ``{url}/stub/``.
+:class:`StubClient` or the chat page at ``{url}/stub/``; ``sign_init_data`` builds a Mini App's
+signed initData (webapp.py).
 """
 
 from .client import StubClient, StubError
@@ -10,6 +11,7 @@ from .models import ApiError, CallRecord, FaultRule, LoggedMessage, StoredFile, 
 from .ratelimit import RateLimits
 from .server import create_stub_app, run_stub
 from .state import DEFAULT_TOKEN, StubState
+from .webapp import sign_init_data
 
 __all__ = [
     "DEFAULT_TOKEN",
@@ -27,4 +29,5 @@ __all__ = [
     "create_stub_app",
     "run_stub",
     "seed_demo_people",
+    "sign_init_data",
 ]

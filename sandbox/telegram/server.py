@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from . import bot_api, page, user_api
+from . import bot_api, page, user_api, webapp
 from .bot_api import STATE_KEY
 from .state import StubState
 from .webhook import WebhookDeliverer
@@ -44,6 +44,7 @@ def create_stub_app(state: StubState) -> web.Application:
     bot_api.add_routes(app)
     user_api.add_routes(app)
     page.add_routes(app)
+    webapp.add_routes(app)
     app.cleanup_ctx.append(_webhook_worker)
     app.on_shutdown.append(_wake_long_polls)
     return app

@@ -157,7 +157,9 @@ async def get_state(request: web.Request, state: StubState) -> dict[str, Any]:
         },
         "pending_updates": len(state.updates),
         "commands": state.commands,
-        "menu_buttons": {str(k): v for k, v in state.menu_buttons.items()},
+        # By chat id; the default button (setChatMenuButton without chat_id) under "null".
+        "menu_buttons": {"null" if k is None else str(k): v
+                         for k, v in state.menu_buttons.items()},
         "cursor": state.version,
     }
 

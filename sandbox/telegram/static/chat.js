@@ -173,6 +173,10 @@ function renderDocument(file, isPhoto) {
   return box;
 }
 
+function webAppLaunch(url) {
+  return `/stub/webapp?from=${encodeURIComponent(current.from)}&url=${encodeURIComponent(url)}`;
+}
+
 function renderInlineKeyboard(message, rows) {
   const keyboard = el("div", "keyboard");
   for (const row of rows) {
@@ -186,10 +190,13 @@ function renderInlineKeyboard(message, rows) {
 function inlineButton(message, button) {
   const node = el("button", "kb-button", button.text);
   node.type = "button";
-  const openUrl = button.url || (button.web_app && button.web_app.url) || (button.login_url && button.login_url.url);
+  // A Mini App opens through the stand-in, which signs its launch data (initData) for the
+  // person chosen and redirects to the app's URL with it in the hash, as Telegram's clients do.
+  const openUrl = button.web_app ? webAppLaunch(button.web_app.url)
+    : button.url || (button.login_url && button.login_url.url);
   if (openUrl) {
     node.append(el("span", "kb-kind", button.web_app ? "⧉ app" : "↗"));
-    node.title = openUrl;
+    node.title = button.web_app ? button.web_app.url : openUrl;
     node.addEventListener("click", () => window.open(openUrl, "_blank", "noopener"));
   } else if (button.callback_data !== undefined) {
     node.addEventListener("click", () => press(message, button, node));
@@ -315,7 +322,7 @@ function updateMenuApp() {
   ui.menuApp.hidden = !isApp;
   if (isApp) {
     ui.menuApp.textContent = button.text || "Open app";
-    ui.menuApp.onclick = () => window.open(button.web_app.url, "_blank", "noopener");
+    ui.menuApp.onclick = () => window.open(webAppLaunch(button.web_app.url), "_blank", "noopener");
   }
 }
 
