@@ -67,7 +67,7 @@ class HistoryPage:
     lines: tuple[HistoryLine, ...]
     page: int
     page_size: int
-    totals: HistoryTotals  # over all lines of the trader, not only this page
+    totals: HistoryTotals  # over all lines matching the filters, not only this page
 
     @property
     def pages(self) -> int:
@@ -76,15 +76,33 @@ class HistoryPage:
 
 # One line per (day, exchange). Within a line the share is normally one value (rates are per
 # day); if records differ (e.g. a partial re-accrual) the effective share rebate/gross is shown.
+# {where} is only ever _filters()' conditions with $n placeholders: values go as parameters.
 _LINES = """
 SELECT b.day, b.exchange_id, e.name AS exchange_name, e.position,
        sum(b.volume_usdt) AS volume, sum(b.fee_usdt) AS fee, sum(b.gross) AS gross,
        sum(b.trader_amount) AS rebate, min(b.share) AS min_share, max(b.share) AS max_share,
        bool_or(b.estimated) AS estimated
 FROM rebate_accruals b JOIN exchanges e ON e.id = b.exchange_id
-WHERE b.user_id = $1
+WHERE {where}
 GROUP BY b.day, b.exchange_id, e.name, e.position
 """
+_NEWEST_FIRST = "ORDER BY b.day DESC, e.position, b.exchange_id"
+
+
+def _filters(user_id: int, exchange_id: str | None, start: date | None,
+             end: date | None) -> tuple[str, list[Any]]:
+    """The WHERE conditions and their parameters ($1.. in order). Only the filters given become
+    conditions, so the planner sees a plain range on the (user_id, day) index."""
+    if start is not None and end is not None and start > end:
+        raise ValueError("start is after end")
+    conditions: list[str] = ["b.user_id = $1"]
+    args: list[Any] = [user_id]
+    for sql, value in (("b.exchange_id = ${}", exchange_id), ("b.day >= ${}", start),
+                       ("b.day <= ${}", end)):
+        if value is not None:
+            args.append(value)
+            conditions.append(sql.format(len(args)))
+    return " AND ".join(conditions), args
 
 
 class BalanceService:
@@ -138,21 +156,26 @@ class BalanceService:
             per_exchange=per_exchange,
         )
 
-    async def history(self, user_id: int, page: int = 1, page_size: int = 30) -> HistoryPage:
-        """Newest day first; ``page`` counts from 1."""
+    async def history(
+        self, user_id: int, page: int = 1, page_size: int = 30, *, exchange_id: str | None = None,
+        start: date | None = None, end: date | None = None,
+    ) -> HistoryPage:
+        """Newest day first; ``page`` counts from 1. The filters (an exchange, days from
+        ``start`` to ``end`` inclusive) apply to the lines and to the totals alike."""
         if page < 1 or not 1 <= page_size <= 500:
             raise ValueError("page starts at 1 and page_size is 1..500")
+        where, args = _filters(user_id, exchange_id, start, end)
+        lines = _LINES.format(where=where)
+        paging = f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}"
         client = Tortoise.get_connection(self._connection_name)
         async with client.acquire_connection() as conn:
-            rows = await conn.fetch(
-                f"{_LINES} ORDER BY b.day DESC, e.position, b.exchange_id LIMIT $2 OFFSET $3",
-                user_id, page_size, (page - 1) * page_size,
-            )
+            rows = await conn.fetch(f"{lines} {_NEWEST_FIRST} {paging}",
+                                    *args, page_size, (page - 1) * page_size)
             totals = await conn.fetchrow(
                 f"SELECT coalesce(sum(volume), 0) AS volume, coalesce(sum(fee), 0) AS fee, "
                 f"coalesce(sum(gross), 0) AS gross, coalesce(sum(rebate), 0) AS rebate, "
-                f"count(*) AS lines FROM ({_LINES}) AS lines",
-                user_id,
+                f"count(*) AS lines FROM ({lines}) AS lines",
+                *args,
             )
         return HistoryPage(
             lines=tuple(_line(row) for row in rows), page=page, page_size=page_size,
@@ -160,6 +183,23 @@ class BalanceService:
                                  gross=totals["gross"], rebate=totals["rebate"],
                                  lines=totals["lines"]),
         )
+
+    async def history_lines(
+        self, user_id: int, *, exchange_id: str | None = None, start: date | None = None,
+        end: date | None = None, limit: int = 100_000,
+    ) -> tuple[HistoryLine, ...]:
+        """Every line matching the filters (the CSV export), in the order and with the figures
+        of ``history``'s pages; at most ``limit`` lines, so an export stays bounded."""
+        if limit < 1:
+            raise ValueError("limit is at least 1")
+        where, args = _filters(user_id, exchange_id, start, end)
+        client = Tortoise.get_connection(self._connection_name)
+        async with client.acquire_connection() as conn:
+            rows = await conn.fetch(
+                f"{_LINES.format(where=where)} {_NEWEST_FIRST} LIMIT ${len(args) + 1}",
+                *args, limit,
+            )
+        return tuple(_line(row) for row in rows)
 
 
 def _line(row: Any) -> HistoryLine:
