@@ -27,6 +27,7 @@ from bot.commands_menu import publish_commands, publish_menu_button
 from bot.settings import Settings, SettingsError
 from bot.watchdog import WorkerWatchdog
 from handlers.outage import OutageResponder
+from services.dashboard import DashboardService
 from services.i18n import Catalog
 from services.jobs import enqueue_payout, enqueue_uid_check
 from services.rate_card import RateCardService
@@ -128,6 +129,7 @@ class WebProcess:
             users=services.users, balances=services.balances,
             exchanges=services.exchanges, accounts=services.accounts,
             referrals=services.referrals, sync=services.sync,
+            dashboard=DashboardService(services.balances, services.sync),
             withdrawals=services.withdrawals, auto_withdrawals=services.auto_withdrawals,
             events=services.events, i18n=i18n, redis=self.infra.redis,
             redis_prefix=self.redis_prefix, session_secret=secret_key,

@@ -7,17 +7,19 @@ OpenAPI file."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import jsonschema
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from tortoise import Tortoise
 
 from bot.app import Services
+from services.dashboard import DashboardService
 from services.i18n import Catalog
 from services.ledger import AccountRef
 from services.models import User
@@ -42,18 +44,25 @@ def auth(user_id: int, **kwargs: Any) -> dict[str, str]:
     return {"Authorization": f"tma {init_data(user_id, **kwargs)}"}
 
 
-@pytest.fixture
-async def client(db, redis, redis_prefix, services: Services,  # type: ignore[no-untyped-def]
-                 i18n: Catalog) -> AsyncIterator[TestClient]:
+def build_app(services: Services, i18n: Catalog, redis: Any, redis_prefix: str, *,
+              clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> web.Application:
+    """The web app with the API on the test's services (the web process builds the same)."""
     api = ApiDeps(
         users=services.users, balances=services.balances, exchanges=services.exchanges,
         accounts=services.accounts, referrals=services.referrals, sync=services.sync,
+        dashboard=DashboardService(services.balances, services.sync),
         withdrawals=services.withdrawals, auto_withdrawals=services.auto_withdrawals,
         events=services.events, i18n=i18n, redis=redis, redis_prefix=redis_prefix,
-        session_secret=b"s" * 32, clock=lambda: datetime.now(UTC))
-    app = create_web_app(WebDeps(redis=redis, referrals=services.referrals,
-                                 redis_prefix=redis_prefix, i18n=i18n, api=api,
-                                 bot_token=TOKEN))
+        session_secret=b"s" * 32, clock=clock)
+    return create_web_app(WebDeps(redis=redis, referrals=services.referrals,
+                                  redis_prefix=redis_prefix, i18n=i18n, api=api,
+                                  bot_token=TOKEN))
+
+
+@pytest.fixture
+async def client(db, redis, redis_prefix, services: Services,  # type: ignore[no-untyped-def]
+                 i18n: Catalog) -> AsyncIterator[TestClient]:
+    app = build_app(services, i18n, redis, redis_prefix)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
 

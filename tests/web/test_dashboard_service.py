@@ -63,6 +63,10 @@ async def _book(user_id: int, uid: str, exchange_id: str, day: date, n: int,
 
 @pytest.fixture
 async def booked(db: str) -> dict[str, object]:
+    return await book_two_traders()
+
+
+async def book_two_traders() -> dict[str, object]:
     """Trader A on okx and bybit (and a pending UID on mexc), over 200 days with gaps; trader B
     on okx on the same days."""
     await RateService().set_estimate_rate("bybit", EstimateBasis.FEE, FEE_RATE,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from webapp.api import cabinet, preferences, withdraw
+from webapp.api import cabinet, dashboard, history, preferences, withdraw
 from webapp.api.common import CATALOG, USERS
 from webapp.api.deps import API, ApiDeps
 from webapp.api.spec import OPENAPI_PATH, openapi
@@ -20,7 +20,10 @@ ROUTES = (
     ("GET", "/api/exchanges", cabinet.exchanges),
     ("GET", "/api/accounts", cabinet.accounts),
     ("POST", "/api/accounts", cabinet.link_account),
-    ("GET", "/api/history", cabinet.history),
+    ("GET", "/api/dashboard", dashboard.dashboard),
+    ("GET", "/api/dashboard/chart", dashboard.chart),
+    ("GET", "/api/history", history.history),
+    ("GET", "/api/history.csv", history.history_csv),
     ("GET", "/api/withdraw/options", withdraw.options),
     ("POST", "/api/withdraw/quote", withdraw.quote),
     ("GET", "/api/withdrawals", withdraw.listing),

@@ -1,17 +1,16 @@
-"""The trader's cabinet, read side and account linking: me, dashboard (and its chart),
-exchanges, accounts, history (and its CSV). Each route: who asks → one service call → JSON.
-A trader reads only their own data: the user id comes from the identity, never the request."""
+"""The trader's cabinet: me, exchanges, accounts and linking a UID (the dashboard is in
+webapp/api/dashboard.py, the history in webapp/api/history.py). Each route: who asks → one
+service call → JSON. A trader reads only their own data: the user id comes from the identity,
+never the request."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
 from services.accounts import LinkOutcome
-from services.balances import HistoryLine
-from services.formatting import moment, percent
+from services.formatting import moment
 from services.models import Platform
 from webapp.api.common import (
     ApiError,
@@ -19,23 +18,12 @@ from webapp.api.common import (
     caller,
     json_body,
     moment_json,
-    money_json,
-    optional_money,
     plain,
-    query_int,
     text_field,
 )
-from webapp.api.deps import API, ApiDeps
+from webapp.api.deps import API
 from webapp.api.idempotency import once
 from webapp.auth import csrf_token, identity_of
-
-PERIODS = ("7d", "30d", "90d", "all")
-HISTORY_PAGE_SIZE = 30
-CSV_MAX_LINES = 100_000
-
-
-def _now(deps: ApiDeps) -> datetime:
-    return deps.clock()
 
 
 async def me(request: web.Request) -> web.Response:
@@ -134,33 +122,3 @@ async def link_account(request: web.Request) -> web.Response:
                                   "account": _account(result.account, who)}, status=201)
 
     return await once(request, deps.redis, deps.redis_prefix, who.user.id, who.t, write)
-
-
-# --- history -----------------------------------------------------------------------------
-
-
-def _line(line: HistoryLine, locale: str) -> dict[str, Any]:
-    share = line.share_percent.normalize()
-    return {"day": line.day.isoformat(), "exchange_id": line.exchange_id,
-            "exchange_name": line.exchange_name,
-            "volume": optional_money(line.volume, locale), "fee": optional_money(line.fee, locale),
-            "commission": money_json(line.gross, locale),
-            "share_percent": f"{share:f}", "share_text": f"{percent(share, locale)}%",
-            "rebate": money_json(line.rebate, locale), "estimated": line.estimated}
-
-
-async def history(request: web.Request) -> web.Response:
-    who = await caller(request)
-    deps = request.app[API]
-    page_size = query_int(request, "page_size", who.t, HISTORY_PAGE_SIZE, 1, 200)
-    page = query_int(request, "page", who.t, 1, 1, 1_000_000)
-    result = await deps.balances.history(who.user.id, page, page_size)
-    totals, locale = result.totals, who.locale
-    return web.json_response({
-        "lines": [_line(line, locale) for line in result.lines],
-        "page": result.page, "pages": result.pages, "page_size": result.page_size,
-        "totals": {"volume": money_json(totals.volume, locale),
-                   "fee": money_json(totals.fee, locale),
-                   "commission": money_json(totals.gross, locale),
-                   "rebate": money_json(totals.rebate, locale), "lines": totals.lines},
-        "exchanges": [{"id": e.id, "name": e.name} for e in await deps.exchanges.list()]})

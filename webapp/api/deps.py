@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from services.accounts import AccountService
 from services.balances import BalanceService
+from services.dashboard import DashboardService
 from services.events import EventService
 from services.exchange_catalog import ExchangeCatalog
 from services.i18n import Catalog
@@ -29,6 +30,7 @@ class ApiDeps:
     accounts: AccountService
     referrals: ReferralService
     sync: SyncService
+    dashboard: DashboardService
     withdrawals: WithdrawalService
     auto_withdrawals: AutoWithdrawals
     events: EventService

@@ -53,7 +53,7 @@ SCHEMAS: dict[str, Schema] = {
     "Totals": obj({name: ref("Money")
                    for name in ("volume", "fee", "commission", "rebate", "estimated")}),
     "Dashboard": obj({
-        "period": {"enum": ["7d", "30d", "90d", "all"]}, "start": nullable(DAY), "end": DAY,
+        "period": {"enum": ["7d", "30d", "90d", "all"]}, "start": DAY, "end": DAY,
         "totals": ref("Totals"), "previous": nullable(ref("Totals")),
         "change": obj({name: ref("Change") for name in ("volume", "fee", "commission",
                                                          "rebate")}),
@@ -83,6 +83,8 @@ SCHEMAS: dict[str, Schema] = {
         "page": INT, "pages": INT, "page_size": INT,
         "totals": obj({"volume": ref("Money"), "fee": ref("Money"),
                        "commission": ref("Money"), "rebate": ref("Money"), "lines": INT}),
+        "filters": obj({"exchange": nullable(STRING), "from": nullable(DAY),
+                        "to": nullable(DAY)}),
         "exchanges": array(NAMED)}),
     "Address": obj({"id": INT, "network_id": STRING, "address": STRING, "label": STRING,
                     "usable": BOOL, "usable_from": ref("Moment")}),
@@ -146,6 +148,15 @@ PAGING = [
     {"name": "page_size", "in": "query", "required": False,
      "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
 ]
+THEME = {"name": "theme", "in": "query", "required": False,
+         "schema": {"enum": ["light", "dark"], "default": "light"}}
+HISTORY_FILTERS = [
+    {"name": "exchange", "in": "query", "required": False, "schema": STRING},
+    {"name": "from", "in": "query", "required": False, "schema": DAY},
+    {"name": "to", "in": "query", "required": False, "schema": DAY},
+]
+CSV = {"type": "string", "description": "RFC 4180, UTF-8 with a byte-order mark"}
+SVG = {"type": "string", "description": "An SVG image"}
 ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer",
                                                                 "minimum": 1}}
 
@@ -189,8 +200,14 @@ PATHS: dict[str, dict[str, Schema]] = {
         "get": operation("The trader's linked UIDs", 200, ref("Accounts")),
         "post": write("Link a UID", 201, ref("Linked"), request="LinkBody"),
     },
+    "/api/dashboard": {"get": operation("A period's totals, balances, days and exchanges", 200,
+                                        ref("Dashboard"), params=[PERIOD])},
+    "/api/dashboard/chart": {"get": operation("Daily rebate and volume of a period", 200, SVG,
+                                              params=[PERIOD, THEME], media="image/svg+xml")},
     "/api/history": {"get": operation("Per-day lines, newest first", 200, ref("History"),
-                                      params=PAGING)},
+                                      params=[*HISTORY_FILTERS, *PAGING])},
+    "/api/history.csv": {"get": operation("Every line of the filtered history", 200, CSV,
+                                          params=HISTORY_FILTERS, media="text/csv")},
     "/api/withdraw/options": {"get": operation("What can be withdrawn, and where to", 200,
                                                ref("WithdrawOptions"))},
     "/api/withdraw/quote": {"post": operation("The fee and net of a withdrawal (holds nothing)",
