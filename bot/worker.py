@@ -23,6 +23,7 @@ from bot.app import (
     open_infrastructure,
     resolve_secret_key,
 )
+from bot.audit_jobs import check_audit_chain
 from bot.lifecycle import wait_for_signal
 from bot.outbox import OutboxDelivery, build_outbox
 from bot.payout_jobs import pay_withdrawal, payout_tick
@@ -257,6 +258,8 @@ def cron_jobs(prefix: str = "") -> list[Any]:
         cron(book_unbooked, name="book_unbooked", minute=set(range(5, 60, 10)), second=15,
              run_at_startup=True, unique=True, timeout=ACCRUAL_TIMEOUT_SECONDS),
         cron(check_ledger, name="check_ledger", minute=set(range(0, 60, 10)), second=30,
+             run_at_startup=True, unique=True, timeout=600),
+        cron(check_audit_chain, name="check_audit_chain", minute=45, second=0,
              run_at_startup=True, unique=True, timeout=600),
         cron(deliver_notifications, name="deliver_notifications", second=DELIVERY_SECONDS,
              run_at_startup=True, unique=True, timeout=120),

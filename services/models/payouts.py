@@ -158,8 +158,9 @@ class WithdrawalApproval(Model):
 
 
 class AuditEntry(Model):
-    """Append-only (a trigger refuses UPDATE and DELETE): who did what to which object, with
-    the object before and after, and refused attempts too."""
+    """Append-only (a trigger refuses UPDATE and DELETE) and hash-chained (an edited or deleted
+    row shows): who did what to which object, with the object before and after, and refused
+    attempts too."""
 
     id = fields.BigIntField(primary_key=True)
     actor_id = fields.BigIntField(null=True)  # None: the system
@@ -169,6 +170,11 @@ class AuditEntry(Model):
     before: dict[str, object] | None = fields.JSONField(null=True)
     after: dict[str, object] | None = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # The hash chain (services/audit_chain.py), set by the database's insert trigger: the
+    # row's place, the hash of the row before it, and sha256 of (place, that hash, the row).
+    seq = fields.BigIntField(null=True, unique=True)
+    prev_hash = fields.CharField(max_length=64, null=True)
+    row_hash = fields.CharField(max_length=64, null=True)
 
     class Meta:
         table = "audit_log"

@@ -14,11 +14,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from services.audit import audit
 from services.ledger import Ledger
 from services.ledger.entries import ledger_transaction
 from services.models import Role, WithdrawalStatus
 from services.notifications import NotificationService
-from services.payouts.audit import audit
 from services.payouts.config import PayoutConfig
 from services.payouts.views import WithdrawalDTO, withdrawal_dto
 

@@ -35,11 +35,11 @@ from exchanges.payouts import (
     PayoutState,
     PayoutStatus,
 )
+from services.audit import audit
 from services.ledger import Ledger
 from services.ledger.entries import ledger_transaction
 from services.models import PayoutMethod, WithdrawalStatus
 from services.notifications import NotificationService
-from services.payouts.audit import audit
 from services.payouts.config import PayoutConfig
 from services.payouts.requests import client_id_for
 from services.payouts.views import WithdrawalDTO, withdrawal_dto

@@ -16,13 +16,13 @@ from typing import Any
 
 from tortoise import Tortoise
 
+from services.audit import audit
 from services.ledger import Ledger
 from services.ledger.entries import AccountRef, ledger_transaction, lock_accounts
 from services.ledger.money import USDT, ZERO
 from services.models import PayoutMethod, WithdrawalStatus
 from services.notifications import NotificationService
 from services.payouts.addresses import check_address
-from services.payouts.audit import audit
 from services.payouts.config import NetworkDTO, PayoutConfig, PayoutSettingsDTO
 from services.payouts.quotes import (
     Limits,
