@@ -37,6 +37,7 @@ from services.payouts.engine import SourceFactory as PayoutSourceFactory
 from services.payouts.requests import WithdrawalService
 from services.rebates import RateService, RebateEngine
 from services.referrals import ReferralService
+from services.staff import StaffService
 from services.sync import SourceFactory, SyncService
 from services.uid_disputes import UidDisputeService
 from services.users import UserService
@@ -73,6 +74,7 @@ class Services:
     approvals: ApprovalService
     payouts: PayoutEngine
     auto_withdrawals: AutoWithdrawals
+    staff: StaffService
 
     def as_workflow_data(self) -> dict[str, object]:
         return {
@@ -89,6 +91,7 @@ class Services:
             "withdrawals": self.withdrawals,
             "approvals": self.approvals,
             "auto_withdrawals": self.auto_withdrawals,
+            "staff": self.staff,
         }
 
 
@@ -152,9 +155,10 @@ def build_services(settings: Settings, secret_key: bytes) -> Services:
     payout_config = PayoutConfig()
     withdrawals = WithdrawalService(
         ledger, payout_config, internal_exchanges=internal_payout_exchanges(settings))
+    users = UserService(events, admin_ids=frozenset(settings.admin_ids))
     return Services(
         events=events,
-        users=UserService(events, admin_ids=frozenset(settings.admin_ids)),
+        users=users,
         exchanges=exchanges,
         accounts=AccountService(events, exchanges),
         referrals=ReferralService(secret_key, settings.tracked_link_base_url, exchanges, events),
@@ -177,6 +181,7 @@ def build_services(settings: Settings, secret_key: bytes) -> Services:
         approvals=ApprovalService(ledger, payout_config),
         payouts=PayoutEngine(ledger, payout_config, build_payout_factory(settings)),
         auto_withdrawals=AutoWithdrawals(withdrawals),
+        staff=StaffService(users),
     )
 
 

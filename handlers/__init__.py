@@ -15,6 +15,7 @@ def build_routers() -> list[Router]:
         "handlers.finance",  # withdrawal cards in the finance chat
         "handlers.admin.exchanges",
         "handlers.admin.rates",
+        "handlers.admin.users",
         "handlers.admin.strangers",  # after every admin router: what none of them took
         "handlers.fallback",
     ]

@@ -139,3 +139,18 @@ class AutoCB(CallbackData, prefix="aw"):
     action: AutoAction
     exchange_id: str = ""
     address_id: int = 0
+
+
+class StaffAction(StrEnum):
+    OPEN = "open"  # one of several users a lookup found
+    BAN = "ban"
+    UNBAN = "unban"
+    ROLE = "role"  # give ``role``
+
+
+class StaffCB(CallbackData, prefix="su"):
+    """A button of the admin chat's user file."""
+
+    action: StaffAction
+    user_id: int
+    role: str = ""

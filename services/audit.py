@@ -23,11 +23,12 @@ def _plain(value: Any) -> Any:
 
 async def audit(conn: Any, actor_id: int | None, action: str, object_type: str,
                 object_id: object, before: dict[str, Any] | None = None,
-                after: dict[str, Any] | None = None) -> None:
-    await conn.execute(
+                after: dict[str, Any] | None = None) -> int:
+    """Write one row; returns its place in the hash chain (services/audit_chain.py)."""
+    return int(await conn.fetchval(
         "INSERT INTO audit_log (actor_id, action, object_type, object_id, before, after) "
-        "VALUES ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb)",
+        "VALUES ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb) RETURNING seq",
         actor_id, action, object_type, str(object_id),
         None if before is None else json.dumps(_plain(before)),
         None if after is None else json.dumps(_plain(after)),
-    )
+    ))

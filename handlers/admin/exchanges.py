@@ -1,6 +1,6 @@
 """Admin chat: exchange status (seed 000 §3), "sync now", and CSV imports with a dry run.
 
-Every handler here requires the admin chat AND an operator role of the sender.
+Every handler here requires the admin chat AND a role allowing it (services/permissions.py).
 
 A large file's preview or import takes seconds; meanwhile one message shows how far it got
 (`CsvProgress`): the preview's own message, posted as "Reading…" and edited into the preview;
@@ -24,22 +24,22 @@ from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
 from handlers import keyboards
-from handlers.admin.filters import HasRole, InAdminChat
+from handlers.admin.filters import Allowed, InAdminChat
 from handlers.callbacks import CsvAction, CsvCB
 from handlers.render import escape
 from services.dto import UserDTO
 from services.exchange_catalog import ExchangeCatalog
 from services.i18n import MissingTranslation, Translator
 from services.jobs import enqueue_accrual, enqueue_sync_now
-from services.models import Role
+from services.permissions import Permission
 from services.sync import CsvImportOutcome, ExchangeStatus, SyncService
 from services.sync.csv_imports import PARSE
 
 log = logging.getLogger(__name__)
 
 router = Router(name="admin.exchanges")
-router.message.filter(InAdminChat(), HasRole(Role.ADMIN, Role.OPS))
-router.callback_query.filter(InAdminChat(), HasRole(Role.ADMIN, Role.OPS))
+router.message.filter(InAdminChat())
+router.callback_query.filter(InAdminChat())
 
 STATUS_ICONS = {ExchangeStatus.OK: "🟢", ExchangeStatus.LAG: "🟡", ExchangeStatus.ERROR: "🔴",
                 ExchangeStatus.DISABLED: "⚪", ExchangeStatus.NOT_CONFIGURED: "⚫",
@@ -67,7 +67,7 @@ def _ago(t: Translator, moment: datetime | None, now: datetime) -> str:
     return t("admin.hours_ago", n=minutes // 60)
 
 
-@router.message(Command("status"))
+@router.message(Command("status"), Allowed(Permission.EXCHANGES_VIEW))
 async def cmd_status(message: Message, t: Translator, sync: SyncService) -> None:
     now = datetime.now(UTC)
     lines = [t("admin.status.title"), ""]
@@ -95,7 +95,7 @@ async def cmd_status(message: Message, t: Translator, sync: SyncService) -> None
     await message.answer("\n".join(lines))
 
 
-@router.message(Command("sync"))
+@router.message(Command("sync"), Allowed(Permission.SYNC))
 async def cmd_sync(
     message: Message, command: CommandObject, t: Translator, exchanges: ExchangeCatalog,
     sync: SyncService, arq: ArqRedis, redis_prefix: str,
@@ -262,7 +262,7 @@ async def _reply(message: Message, progress: CsvProgress, text: str,
         await message.answer(text, reply_markup=reply_markup)
 
 
-@router.message(F.document, F.caption.startswith("/import"))
+@router.message(F.document, F.caption.startswith("/import"), Allowed(Permission.SYNC))
 async def on_csv_upload(
     message: Message, bot: Bot, t: Translator, sync: SyncService, exchanges: ExchangeCatalog,
     redis: Redis, redis_prefix: str,
@@ -303,7 +303,7 @@ async def on_csv_upload(
                  keyboards.csv_confirm(t, token))
 
 
-@router.callback_query(CsvCB.filter())
+@router.callback_query(CsvCB.filter(), Allowed(Permission.SYNC))
 async def on_csv_decision(
     query: CallbackQuery, callback_data: CsvCB, bot: Bot, t: Translator, user: UserDTO,
     sync: SyncService, exchanges: ExchangeCatalog, redis: Redis, redis_prefix: str,

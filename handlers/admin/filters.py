@@ -3,7 +3,7 @@ from __future__ import annotations
 from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, Message
 
-from services.models import Role
+from services.permissions import Permission, allowed
 from services.users import UserService
 
 
@@ -16,16 +16,17 @@ class InAdminChat(Filter):
         return chat is not None and admin_chat_id is not None and chat.id == admin_chat_id
 
 
-class HasRole(Filter):
-    """The sender's role, read from the database on every admin update (never from a cache):
-    being in the admin chat is not enough, and a demotion counts at once."""
+class Allowed(Filter):
+    """The sender's role allows ``permission`` (services/permissions.py). The role is read
+    from the database on every admin update (never from a cache): being in the admin chat is
+    not enough, and a demotion counts at once."""
 
-    def __init__(self, *roles: Role):
-        self.roles = frozenset(roles)
+    def __init__(self, permission: Permission):
+        self.permission = permission
 
     async def __call__(self, event: Message | CallbackQuery, users: UserService) -> bool:
         sender = event.from_user
         if sender is None:
             return False
         user = await users.get(sender.id, fresh=True)
-        return user is not None and not user.is_banned and user.role in self.roles
+        return user is not None and not user.is_banned and allowed(user.role, self.permission)

@@ -11,18 +11,19 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from arq.connections import ArqRedis
 
-from handlers.admin.filters import HasRole, InAdminChat
+from handlers.admin.filters import Allowed, InAdminChat
 from services.dto import UserDTO
 from services.events import EventService
 from services.exchange_catalog import ExchangeCatalog
 from services.i18n import Translator
 from services.jobs import enqueue_accrual
-from services.models import Platform, Role
+from services.models import Platform
 from services.models.rates import ALL, EstimateBasis
+from services.permissions import Permission
 from services.rebates import RateService
 
 router = Router(name="admin.rates")
-router.message.filter(InAdminChat(), HasRole(Role.ADMIN))
+router.message.filter(InAdminChat(), Allowed(Permission.RATES))
 
 
 def _parse(args: list[str]) -> tuple[str, EstimateBasis, Decimal, str, date | None] | None:

@@ -39,10 +39,11 @@ def message_update(user: User, text: str, chat: Chat | None = None) -> Update:
 
 
 def callback_update(user: User, data: str, message_text: str = "…",
-                    markup: InlineKeyboardMarkup | None = None) -> Update:
+                    markup: InlineKeyboardMarkup | None = None,
+                    chat: Chat | None = None) -> Update:
     message = Message(
         message_id=next(_message_ids), date=datetime.now(UTC),
-        chat=Chat(id=user.id, type="private", first_name=user.first_name),
+        chat=chat or Chat(id=user.id, type="private", first_name=user.first_name),
         from_user=BOT_USER, text=message_text, reply_markup=markup,
     )
     return Update(update_id=next(_update_ids), callback_query=CallbackQuery(
