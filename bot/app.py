@@ -22,6 +22,7 @@ from exchanges.payout_registry import PAYOUT_ADAPTERS, payout_source
 from exchanges.payouts import PayoutSource
 from exchanges.registry import build_source
 from services.accounts import AccountService
+from services.alerts import AlertService
 from services.balances import BalanceService
 from services.digests import DigestService
 from services.events import EventService
@@ -75,6 +76,7 @@ class Services:
     payouts: PayoutEngine
     auto_withdrawals: AutoWithdrawals
     staff: StaffService
+    alerts: AlertService
 
     def as_workflow_data(self) -> dict[str, object]:
         return {
@@ -182,6 +184,7 @@ def build_services(settings: Settings, secret_key: bytes) -> Services:
         payouts=PayoutEngine(ledger, payout_config, build_payout_factory(settings)),
         auto_withdrawals=AutoWithdrawals(withdrawals),
         staff=StaffService(users),
+        alerts=AlertService(),
     )
 
 

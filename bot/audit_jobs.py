@@ -1,12 +1,11 @@
 """The audit chain's check (services/audit_chain.py), every hour: the head it reached is kept
 in Redis, outside the database the chain lives in, so a chain cut short or recomputed from an
-edit onwards shows too; a broken chain is told in the admin chat, once per hour it stays
-broken, and exported as a gauge."""
+edit onwards shows too; a broken chain is told in the admin chat when it breaks and when it
+checks out again, and exported as a gauge."""
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Gauge
@@ -34,11 +33,16 @@ async def check_audit_chain(ctx: dict[str, Any]) -> str:
     if report.ok:
         if report.head is not None:
             await redis.set(key, report.head.dump())
+        await _tell(ctx, {}, None)
         return report.describe()
+    await _tell(ctx, {"": {"place": report.broken_at, "detail": report.detail}},
+                f"admin.audit_alert.{report.problem}")
     log.error("%s", report.describe())
-    if settings.admin_chat_id is not None:
-        await ctx["services"].notifications.enqueue(
-            f"audit_chain:{datetime.now(UTC):%Y-%m-%dT%H}", settings.admin_chat_id,
-            "audit_alert", f"admin.audit_alert.{report.problem}",
-            {"place": report.broken_at, "detail": report.detail})
     return report.describe()
+
+
+async def _tell(ctx: dict[str, Any], firing: dict[str, dict[str, object]],
+                message_key: str | None) -> None:
+    """Told when the chain breaks and when it checks out again (services/alerts.py)."""
+    await ctx["services"].alerts.report("audit_chain", firing, ctx["settings"].admin_chat_id,
+                                        message_key=message_key)

@@ -10,7 +10,6 @@ the decision rules make either one give the same single decision.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from aiogram import Bot
@@ -82,7 +81,8 @@ async def post_cards(ctx: dict[str, Any]) -> int:
 
 
 async def payout_alerts(ctx: dict[str, Any]) -> int:
-    """Seed 000's payout alerts in the admin chat, each at most once an hour."""
+    """Seed 000's payout alerts in the admin chat: told when one starts and when it clears
+    (services/alerts.py). Returns how many fire now."""
     settings: Settings = ctx["settings"]
     if settings.admin_chat_id is None:
         return 0
@@ -99,20 +99,17 @@ async def payout_alerts(ctx: dict[str, Any]) -> int:
         "FROM withdrawals WHERE status IN ('awaiting_approval', 'failed', 'error', 'completed', "
         "'unknown', 'submitting')",
         [PENDING_TOO_LONG_HOURS])
-    hour = f"{datetime.now(UTC):%Y-%m-%dT%H}"
-    alerts = []
-    if row["old"]:
-        alerts.append(("payout_pending_old", {"count": row["old"],
-                                              "hours": PENDING_TOO_LONG_HOURS}))
-    if row["pending"] > PENDING_TOO_MANY:
-        alerts.append(("payout_pending_many", {"count": row["pending"]}))
-    if row["unknown"]:  # the engine keeps asking; a person should look at the exchange
-        alerts.append(("payout_outcome_unknown", {"count": row["unknown"]}))
-    if row["finished"] and row["failed"] / row["finished"] > FAILURE_RATE:
-        alerts.append(("payout_failure_rate", {"failed": row["failed"],
-                                               "finished": row["finished"]}))
-    notifications = ctx["services"].notifications
-    for kind, params in alerts:
-        await notifications.enqueue(f"{kind}:{hour}", settings.admin_chat_id, "payout_alert",
-                                    f"admin.alert.{kind}", params)
-    return len(alerts)
+    firing: dict[str, dict[str, object]] = {
+        "payout_pending_old": {"count": row["old"], "hours": PENDING_TOO_LONG_HOURS}
+        if row["old"] else {},
+        "payout_pending_many": {"count": row["pending"]}
+        if row["pending"] > PENDING_TOO_MANY else {},
+        # the engine keeps asking; a person should look at the exchange
+        "payout_outcome_unknown": {"count": row["unknown"]} if row["unknown"] else {},
+        "payout_failure_rate": {"failed": row["failed"], "finished": row["finished"]}
+        if row["finished"] and row["failed"] / row["finished"] > FAILURE_RATE else {},
+    }
+    alerts = ctx["services"].alerts
+    for family, params in firing.items():
+        await alerts.report(family, {"": params} if params else {}, settings.admin_chat_id)
+    return sum(1 for params in firing.values() if params)

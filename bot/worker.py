@@ -15,6 +15,7 @@ from arq.constants import in_progress_key_prefix
 from arq.cron import cron
 from arq.worker import Worker, func
 
+from bot.alert_jobs import check_alerts
 from bot.app import (
     Infrastructure,
     Services,
@@ -145,22 +146,21 @@ async def book_unbooked(ctx: dict[str, Any]) -> str:
 
 async def check_ledger(ctx: dict[str, Any]) -> str:
     """The invariant check: exports gauges; while it fails payouts are frozen (by the ledger)
-    and the admin chat is told, once per failing hour."""
+    and the admin chat is told when it starts failing and when it passes again."""
     services: Services = ctx["services"]
     settings: Settings = ctx["settings"]
     report = await services.ledger.check_invariants()
     books = await check_books(now=datetime.now(UTC), grace=BOOKING_GRACE)
     ok = report.ok and books.ok
-    if not ok and settings.admin_chat_id is not None:
-        failing = "; ".join(filter(None, (
+    firing = {}
+    if not ok:
+        firing[""] = {"failing": "; ".join(filter(None, (
             ", ".join(f"{name}: {count}" for name, count in report.violations.items() if count),
             books.describe(),
-        )))
-        await services.notifications.enqueue(
-            f"ledger_check:{report.checked_at:%Y-%m-%dT%H}", settings.admin_chat_id,
-            "ledger_alert", "admin.ledger_alert",
-            {"failing": failing, "frozen": report.payouts_frozen},
-        )
+        ))), "frozen": report.payouts_frozen}
+    # Told when it starts failing and when it passes again (services/alerts.py).
+    await services.alerts.report("ledger_check", firing, settings.admin_chat_id,
+                                 message_key="admin.ledger_alert")
     if ok:
         return "ok"
     return f"FAILED {report.violations} {books.describe()}".rstrip()
@@ -259,6 +259,8 @@ def cron_jobs(prefix: str = "") -> list[Any]:
              run_at_startup=True, unique=True, timeout=ACCRUAL_TIMEOUT_SECONDS),
         cron(check_ledger, name="check_ledger", minute=set(range(0, 60, 10)), second=30,
              run_at_startup=True, unique=True, timeout=600),
+        cron(check_alerts, name="check_alerts", minute=set(range(2, 60, 5)), second=40,
+             run_at_startup=True, unique=True, timeout=120),
         cron(check_audit_chain, name="check_audit_chain", minute=45, second=0,
              run_at_startup=True, unique=True, timeout=600),
         cron(deliver_notifications, name="deliver_notifications", second=DELIVERY_SECONDS,

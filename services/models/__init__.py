@@ -12,7 +12,7 @@ from services.models.ledger import (
     LedgerHold,
     LedgerPosting,
 )
-from services.models.notifications import Notification, NotificationStatus
+from services.models.notifications import AlertState, Notification, NotificationStatus
 from services.models.payouts import (
     FINAL_STATUSES,
     AuditEntry,
@@ -47,6 +47,7 @@ from services.models.users import DigestMode, Role, SignupSource, User
 
 __all__ = [
     "AccountStatus",
+    "AlertState",
     "CommissionRecord",
     "CommissionRevision",
     "DataSource",

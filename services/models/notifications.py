@@ -40,3 +40,18 @@ class Notification(Model):
     class Meta:
         table = "notifications"
         indexes = (("status", "not_before"),)
+
+
+class AlertState(Model):
+    """An operators' alert that is firing, or fired and cleared: told once when it starts, and
+    once more ("resolved") when its condition clears (services/alerts.py)."""
+
+    key = fields.CharField(max_length=96, primary_key=True)  # family, or family:subject
+    family = fields.CharField(max_length=48)
+    firing = fields.BooleanField()
+    since = fields.DatetimeField()  # when it last started firing
+    params: dict[str, object] = fields.JSONField(default=dict)  # the words of its message
+    resolved_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "alert_states"

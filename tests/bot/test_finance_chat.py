@@ -154,7 +154,7 @@ async def test_a_stale_card_cannot_approve(
     assert (await Withdrawal.get(id=withdrawal_id)).status is WithdrawalStatus.AWAITING_APPROVAL
 
 
-async def test_a_request_waiting_over_4_hours_is_an_alert_once_an_hour(
+async def test_a_request_waiting_over_4_hours_is_told_once_and_then_resolved(
         settings: Settings, services: Services) -> None:
     from bot.payout_jobs import payout_alerts
 
@@ -164,10 +164,15 @@ async def test_a_request_waiting_over_4_hours_is_an_alert_once_an_hour(
     await Withdrawal.filter(id=withdrawal_id).update(
         created_at=datetime.now(UTC) - timedelta(hours=5))
     assert await payout_alerts(ctx) == 1
-    assert await payout_alerts(ctx) == 1  # still true, but told once this hour
-    [alert] = await Notification.filter(kind="payout_alert")
+    assert await payout_alerts(ctx) == 1  # still true, but told once while it lasts
+    [alert] = await Notification.filter(kind="alert")
     assert alert.chat_id == settings.admin_chat_id
     assert alert.text_key == "admin.alert.payout_pending_old"
+    await Withdrawal.filter(id=withdrawal_id).update(status=WithdrawalStatus.REJECTED)
+    assert await payout_alerts(ctx) == 0
+    assert await payout_alerts(ctx) == 0
+    told = [n.text_key for n in await Notification.filter(kind="alert").order_by("id")]
+    assert told == ["admin.alert.payout_pending_old", "admin.alert_resolved.payout_pending_old"]
 
 
 async def test_failures_above_5_percent_of_an_hour_are_an_alert(

@@ -79,7 +79,7 @@ async def test_the_ledger_check_alerts_on_unbooked_records(db: str, services, se
     await scalar("UPDATE commission_records SET updated_at = $2 WHERE id = $1", record.id, old)
     result = await check_ledger({"services": services, "settings": settings})
     assert result.startswith("FAILED") and "okx: 1 records not booked" in result
-    alert = await Notification.get(kind="ledger_alert")
+    alert = await Notification.get(text_key="admin.ledger_alert")
     assert "okx: 1 records not booked" in alert.params["failing"]
 
 
