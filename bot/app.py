@@ -39,6 +39,7 @@ from services.payouts.requests import WithdrawalService
 from services.rebates import RateService, RebateEngine
 from services.referrals import ReferralService
 from services.staff import StaffService
+from services.stats import StatsService
 from services.sync import SourceFactory, SyncService
 from services.uid_disputes import UidDisputeService
 from services.users import UserService
@@ -77,6 +78,7 @@ class Services:
     auto_withdrawals: AutoWithdrawals
     staff: StaffService
     alerts: AlertService
+    stats: StatsService
 
     def as_workflow_data(self) -> dict[str, object]:
         return {
@@ -94,6 +96,7 @@ class Services:
             "approvals": self.approvals,
             "auto_withdrawals": self.auto_withdrawals,
             "staff": self.staff,
+            "stats": self.stats,
         }
 
 
@@ -185,6 +188,7 @@ def build_services(settings: Settings, secret_key: bytes) -> Services:
         auto_withdrawals=AutoWithdrawals(withdrawals),
         staff=StaffService(users),
         alerts=AlertService(),
+        stats=StatsService(),
     )
 
 

@@ -16,6 +16,7 @@ def build_routers() -> list[Router]:
         "handlers.admin.exchanges",
         "handlers.admin.rates",
         "handlers.admin.users",
+        "handlers.admin.stats",
         "handlers.admin.strangers",  # after every admin router: what none of them took
         "handlers.fallback",
     ]

@@ -64,6 +64,7 @@ async def people(db: str, dispatcher: Dispatcher, bot: MockedBot) -> dict[str, i
 # (what is sent, the permission it needs). The commands' own arguments are wrong on purpose
 # where that keeps a passing command from doing anything (a usage answer is still a pass).
 COMMANDS = [
+    ("/stats", Permission.STATS),
     ("/status", Permission.EXCHANGES_VIEW),
     ("/sync nowhere", Permission.SYNC),
     ("/estimate", Permission.RATES),
