@@ -32,6 +32,7 @@ from webapp.api.common import api_errors
 from webapp.api.deps import ApiDeps
 from webapp.auth import auth_middleware
 from webapp.login import setup_login
+from webapp.pages import setup_pages
 from webapp.public import setup_public
 
 log = logging.getLogger(__name__)
@@ -259,4 +260,5 @@ def create_web_app(deps: WebDeps) -> web.Application:
         assert deps.bot_token
         setup_api(app, deps.api)
         setup_login(app, deps.bot_token, deps.auth_max_age)
+        setup_pages(app, deps)  # the cabinet's pages, filled by /static/app.js from the API
     return app
