@@ -5,7 +5,7 @@ the same run:
     .venv/bin/python -m bench --quick    # small sizes, to see that they run
 
 Each one also runs alone: python -m bench.bench_dispatcher | bench_ingest | bench_ledger |
-bench_startup | bench_payouts.
+bench_startup | bench_payouts | bench_miniapp.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ FULL = [
     ["bench.bench_startup", "--rounds", "3"],
     # Stops waiting after 10 minutes and reports what was sent by then.
     ["bench.bench_payouts", "--requests", "10000", "--within", "600"],
+    ["bench.bench_miniapp"],
 ]
 QUICK = [
     ["bench.bench_dispatcher", "--users", "10", "--rounds", "5"],
@@ -28,6 +29,8 @@ QUICK = [
     ["bench.bench_ledger", "--records", "20000"],
     ["bench.bench_startup", "--rounds", "1"],
     ["bench.bench_payouts", "--requests", "200"],
+    ["bench.bench_miniapp", "--records", "50000", "--traders", "1000", "--duration", "3",
+     "--rounds", "1"],
 ]
 
 
