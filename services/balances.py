@@ -14,7 +14,7 @@ from typing import Any
 
 from tortoise import Tortoise
 
-from services.ledger import USDT, ZERO, AccountRef
+from services.ledger import USDT, ZERO
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,45 @@ def _filters(user_id: int, exchange_id: str | None, start: date | None,
     return " AND ".join(conditions), args
 
 
+@dataclass(frozen=True)
+class Standing:
+    """Where a trader stands, in one read: the ledger's balances, what was paid out (posted
+    holds, fees included), what was earned (estimated part too) and the exchanges linked."""
+
+    available: Decimal
+    held: Decimal
+    paid_out: Decimal
+    earned: Decimal
+    estimated: Decimal
+    linked: frozenset[str]
+
+
+# $1 user id, $2 the same as text (ledger accounts are owned by text), $3 asset.
+_STANDING = """
+SELECT coalesce((SELECT balance FROM ledger_accounts WHERE owner = $2 AND asset = $3
+                 AND kind = 'trader_available'), 0) AS available,
+       coalesce((SELECT balance FROM ledger_accounts WHERE owner = $2 AND asset = $3
+                 AND kind = 'trader_held'), 0) AS held,
+       (SELECT coalesce(sum(amount), 0) FROM ledger_holds
+        WHERE user_id = $1 AND asset = $3 AND state = 'posted') AS paid_out,
+       e.earned, e.estimated,
+       (SELECT coalesce(array_agg(DISTINCT exchange_id), '{}') FROM exchange_accounts
+        WHERE user_id = $1) AS linked
+FROM (SELECT coalesce(sum(trader_amount), 0) AS earned,
+             coalesce(sum(trader_amount) FILTER (WHERE estimated), 0) AS estimated
+      FROM rebate_accruals WHERE user_id = $1) e
+"""
+
+
+async def read_standing(conn: Any, user_id: int, asset: str = USDT) -> Standing:
+    """One query on the caller's connection: the bot's balance screen and the Mini App's
+    dashboard read the same figures the same way."""
+    row = await conn.fetchrow(_STANDING, user_id, str(user_id), asset)
+    return Standing(available=row["available"], held=row["held"], paid_out=row["paid_out"],
+                    earned=row["earned"], estimated=row["estimated"],
+                    linked=frozenset(row["linked"]))
+
+
 class BalanceService:
     def __init__(self, connection_name: str = "default") -> None:
         self._connection_name = connection_name
@@ -112,19 +151,7 @@ class BalanceService:
     async def summary(self, user_id: int, asset: str = USDT) -> BalanceSummary:
         client = Tortoise.get_connection(self._connection_name)
         async with client.acquire_connection() as conn:
-            balances = {
-                row["kind"]: row["balance"] for row in await conn.fetch(
-                    "SELECT kind, balance FROM ledger_accounts "
-                    "WHERE owner = $1 AND asset = $2 AND kind = ANY($3::text[])",
-                    str(user_id), asset,
-                    [AccountRef.trader_available(user_id).kind.value,
-                     AccountRef.trader_held(user_id).kind.value],
-                )
-            }
-            paid_out = await conn.fetchval(
-                "SELECT coalesce(sum(amount), 0) FROM ledger_holds "
-                "WHERE user_id = $1 AND asset = $2 AND state = 'posted'", user_id, asset,
-            )
+            standing = await read_standing(conn, user_id, asset)
             rows = await conn.fetch(
                 """
                 SELECT b.exchange_id, e.name, sum(b.volume_usdt) AS volume,
@@ -148,9 +175,9 @@ class BalanceService:
         )
         return BalanceSummary(
             user_id=user_id, asset=asset,
-            available=balances.get("trader_available", ZERO),
-            held=balances.get("trader_held", ZERO),
-            paid_out=paid_out,
+            available=standing.available,
+            held=standing.held,
+            paid_out=standing.paid_out,
             total_earned=sum((e.earned for e in per_exchange), ZERO),
             estimated_earned=sum((e.estimated for e in per_exchange), ZERO),
             per_exchange=per_exchange,

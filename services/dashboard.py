@@ -1,17 +1,18 @@
 """The Mini App's dashboard: a trader's figures over a period, against the period before, per
 day and per exchange, with the balances of the bot's balance screen.
 
-Everything is read from rebate_accruals (what the rebate engine booked) by the (user_id, day)
-index: one query for the totals of the period and the one before it, one for the days, one for
-the exchanges; the balances are BalanceService.summary's, so the Mini App and the bot show the
-same figures to the last digit. The exchanges' sync statuses are the same for every trader and
-are kept a few seconds (SyncService.statuses reads sync_runs twice per exchange).
+Two queries on one connection: the trader's accrual lines per (day, exchange) of the period and
+the one before it, by rebate_accruals' (user_id, day) index — the totals, the days and the
+exchanges' cards are summed from them here — and where the trader stands
+(services.balances.read_standing, the same read as the bot's balance screen, so both show the
+same figures to the last digit). The exchanges' sync statuses are the same for every trader
+and are kept a few seconds (SyncService.statuses reads sync_runs twice per exchange).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -19,7 +20,7 @@ from typing import Any
 
 from tortoise import Tortoise
 
-from services.balances import BalanceService
+from services.balances import BalanceService, read_standing
 from services.ledger import ZERO
 from services.sync import ExchangeStatus, ExchangeStatusDTO, SyncService
 
@@ -96,34 +97,18 @@ def period_bounds(period: str, today: date, first_day: date | None) -> tuple[dat
     return start, start - timedelta(days=days)
 
 
-# $1 user, $2 start of the period, $3 the first day read (the previous period's start, or the
-# period's start), $4 end. One index range read gives both periods.
-_TOTALS = """
-SELECT coalesce(sum(volume_usdt) FILTER (WHERE day >= $2), 0) AS volume,
-       coalesce(sum(fee_usdt) FILTER (WHERE day >= $2), 0) AS fee,
-       coalesce(sum(gross) FILTER (WHERE day >= $2), 0) AS commission,
-       coalesce(sum(trader_amount) FILTER (WHERE day >= $2), 0) AS rebate,
-       coalesce(sum(trader_amount) FILTER (WHERE day >= $2 AND estimated), 0) AS estimated,
-       coalesce(sum(volume_usdt) FILTER (WHERE day < $2), 0) AS prev_volume,
-       coalesce(sum(fee_usdt) FILTER (WHERE day < $2), 0) AS prev_fee,
-       coalesce(sum(gross) FILTER (WHERE day < $2), 0) AS prev_commission,
-       coalesce(sum(trader_amount) FILTER (WHERE day < $2), 0) AS prev_rebate,
-       coalesce(sum(trader_amount) FILTER (WHERE day < $2 AND estimated), 0) AS prev_estimated
+# One line per (day, exchange) of the trader, from the first day read ($2: the previous
+# period's start; NULL for all time) to $3, by the (user_id, day) index; the totals, the days
+# and the exchanges' cards are summed from these lines here (a few dozen for a month).
+_BOOKS = """
+SELECT day, exchange_id, coalesce(sum(volume_usdt), 0) AS volume,
+       coalesce(sum(fee_usdt), 0) AS fee, sum(gross) AS commission,
+       sum(trader_amount) AS rebate,
+       coalesce(sum(trader_amount) FILTER (WHERE estimated), 0) AS estimated,
+       bool_or(estimated) AS any_estimated
 FROM rebate_accruals
-WHERE user_id = $1 AND day >= $3 AND day <= $4
-"""
-_DAYS = """
-SELECT day, coalesce(sum(volume_usdt), 0) AS volume, sum(trader_amount) AS rebate,
-       bool_or(estimated) AS estimated
-FROM rebate_accruals
-WHERE user_id = $1 AND day >= $2 AND day <= $3
-GROUP BY day
-"""
-_EXCHANGES = """
-SELECT exchange_id, coalesce(sum(volume_usdt), 0) AS volume, sum(trader_amount) AS rebate
-FROM rebate_accruals
-WHERE user_id = $1 AND day >= $2 AND day <= $3
-GROUP BY exchange_id
+WHERE user_id = $1 AND ($2::date IS NULL OR day >= $2) AND day <= $3
+GROUP BY day, exchange_id
 """
 
 
@@ -138,13 +123,28 @@ class DashboardService:
         # trader: kept this many seconds (0: read every time). Syncs run minutes apart.
         self._statuses_ttl = statuses_ttl
         self._statuses: tuple[float, list[ExchangeStatusDTO]] | None = None
+        self._refreshing = asyncio.Lock()
+
+    def _fresh_statuses(self) -> list[ExchangeStatusDTO] | None:
+        kept = self._statuses
+        if kept is None or time.monotonic() - kept[0] >= self._statuses_ttl:
+            return None
+        return kept[1]
 
     async def _sync_statuses(self) -> list[ExchangeStatusDTO]:
-        """Every exchange's sync status, ordered by position (at most ``statuses_ttl`` old)."""
-        read_at = time.monotonic()
-        if self._statuses is None or read_at - self._statuses[0] >= self._statuses_ttl:
-            self._statuses = (read_at, await self._sync.statuses())
-        return self._statuses[1]
+        """Every exchange's sync status, ordered by position (at most ``statuses_ttl`` old).
+        One refresh at a time: when the copy expires under load, the requests in flight wait
+        for the one read instead of each starting its own (~22 queries apiece)."""
+        statuses = self._fresh_statuses()
+        if statuses is not None:
+            return statuses
+        async with self._refreshing:
+            statuses = self._fresh_statuses()
+            if statuses is None:
+                read_at = time.monotonic()
+                statuses = await self._sync.statuses()
+                self._statuses = (read_at, statuses)
+            return statuses
 
     async def dashboard(self, user_id: int, period: str, today: date,
                         now: datetime) -> Dashboard:
@@ -155,48 +155,50 @@ class DashboardService:
             raise ValueError(f"unknown period {period!r}; one of {', '.join(PERIODS)}")
         client = Tortoise.get_connection(self._connection_name)
         async with client.acquire_connection() as conn:
-            first_day = None
             if period == ALL:
-                first_day = await conn.fetchval(
-                    "SELECT min(day) FROM rebate_accruals WHERE user_id = $1", user_id)
-            start, previous_start = period_bounds(period, today, first_day)
-            totals = await conn.fetchrow(_TOTALS, user_id, start, previous_start or start, today)
-            day_rows = await conn.fetch(_DAYS, user_id, start, today)
-            exchange_rows = await conn.fetch(_EXCHANGES, user_id, start, today)
-            linked = {row["exchange_id"] for row in await conn.fetch(
-                "SELECT DISTINCT exchange_id FROM exchange_accounts WHERE user_id = $1",
-                user_id)}
-        summary = await self._balances.summary(user_id)
+                lines = await conn.fetch(_BOOKS, user_id, None, today)
+                first_day = min((line["day"] for line in lines), default=None)
+                start, previous_start = period_bounds(period, today, first_day)
+            else:
+                start, previous_start = period_bounds(period, today, None)
+                lines = await conn.fetch(_BOOKS, user_id, previous_start, today)
+            standing = await read_standing(conn, user_id)
         statuses = await self._sync_statuses()
+        current = [line for line in lines if line["day"] >= start]
         return Dashboard(
             user_id=user_id, period=period, start=start, end=today,
-            totals=_totals(totals, ""),
-            previous=None if previous_start is None else _totals(totals, "prev_"),
-            available=summary.available, held=summary.held, paid_out=summary.paid_out,
-            total_earned=summary.total_earned, estimated_earned=summary.estimated_earned,
-            days=_days(start, today, {row["day"]: row for row in day_rows}),
-            exchanges=_cards(statuses, {row["exchange_id"]: row for row in exchange_rows},
-                             linked),
+            totals=_totals(current),
+            previous=None if previous_start is None
+            else _totals([line for line in lines if line["day"] < start]),
+            available=standing.available, held=standing.held, paid_out=standing.paid_out,
+            total_earned=standing.earned, estimated_earned=standing.estimated,
+            days=_days(start, today, current),
+            exchanges=_cards(statuses, current, standing.linked),
         )
 
 
-def _totals(row: Mapping[str, Any], prefix: str) -> PeriodTotals:
-    return PeriodTotals(volume=row[f"{prefix}volume"], fee=row[f"{prefix}fee"],
-                        commission=row[f"{prefix}commission"], rebate=row[f"{prefix}rebate"],
-                        estimated=row[f"{prefix}estimated"])
+def _sum(lines: list[Any], name: str) -> Decimal:
+    return sum((line[name] for line in lines), ZERO)
 
 
-def _days(start: date, end: date,
-          rows: Mapping[date, Mapping[str, Any]]) -> tuple[DayPoint, ...]:
+def _totals(lines: list[Any]) -> PeriodTotals:
+    return PeriodTotals(volume=_sum(lines, "volume"), fee=_sum(lines, "fee"),
+                        commission=_sum(lines, "commission"), rebate=_sum(lines, "rebate"),
+                        estimated=_sum(lines, "estimated"))
+
+
+def _days(start: date, end: date, lines: list[Any]) -> tuple[DayPoint, ...]:
     """Every day of the period, oldest first; a day without accruals is a zero (so the chart
     has a bar per day, not per day with earnings)."""
+    by_day: dict[date, list[Any]] = {}
+    for line in lines:
+        by_day.setdefault(line["day"], []).append(line)
     points = []
     for offset in range((end - start).days + 1):
         day = start + timedelta(days=offset)
-        row = rows.get(day)
-        points.append(DayPoint(day=day, volume=ZERO, rebate=ZERO, estimated=False) if row is None
-                      else DayPoint(day=day, volume=row["volume"], rebate=row["rebate"],
-                                    estimated=row["estimated"]))
+        mine = by_day.get(day, [])
+        points.append(DayPoint(day=day, volume=_sum(mine, "volume"), rebate=_sum(mine, "rebate"),
+                               estimated=any(line["any_estimated"] for line in mine)))
     return tuple(points)
 
 
@@ -206,17 +208,21 @@ def _scheduled(status: ExchangeStatusDTO) -> bool:
         ExchangeStatus.DISABLED, ExchangeStatus.NOT_CONFIGURED)
 
 
-def _cards(statuses: list[ExchangeStatusDTO], sums: Mapping[str, Mapping[str, Any]],
-           linked: set[str]) -> tuple[ExchangeCard, ...]:
+def _cards(statuses: list[ExchangeStatusDTO], lines: list[Any],
+           linked: frozenset[str]) -> tuple[ExchangeCard, ...]:
+    """A card per exchange the trader is linked to or earned on in the period, in the
+    exchanges' order."""
+    by_exchange: dict[str, list[Any]] = {}
+    for line in lines:
+        by_exchange.setdefault(line["exchange_id"], []).append(line)
     cards = []
     for status in statuses:
-        row = sums.get(status.exchange_id)
-        if row is None and status.exchange_id not in linked:
+        mine = by_exchange.get(status.exchange_id)
+        if mine is None and status.exchange_id not in linked:
             continue
         cards.append(ExchangeCard(
             exchange_id=status.exchange_id, name=status.name,
-            volume=ZERO if row is None else row["volume"],
-            rebate=ZERO if row is None else row["rebate"],
+            volume=_sum(mine or [], "volume"), rebate=_sum(mine or [], "rebate"),
             last_sync_at=status.last_success_at,
             next_sync_at=status.next_due_at if _scheduled(status) else None,
             status=status,

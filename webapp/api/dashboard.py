@@ -16,6 +16,7 @@ from webapp.api.chart import THEMES, render_chart
 from webapp.api.common import (
     ApiError,
     Caller,
+    amount_text,
     caller,
     change_json,
     moment_json,
@@ -67,8 +68,10 @@ async def dashboard(request: web.Request) -> web.Response:
                     "paid_out": money_json(board.paid_out, locale),
                     "total_earned": money_json(board.total_earned, locale),
                     "estimated": money_json(board.estimated_earned, locale)},
-        "days": [{"day": point.day.isoformat(), "volume": money_json(point.volume, locale),
-                  "rebate": money_json(point.rebate, locale), "estimated": point.estimated}
+        # The chart's data, for a client that draws its own: exact amounts, no words (the
+        # page shows the server's chart; wording 2×90 amounts would cost more than the rest).
+        "days": [{"day": point.day.isoformat(), "volume": amount_text(point.volume),
+                  "rebate": amount_text(point.rebate), "estimated": point.estimated}
                  for point in board.days],
         "exchanges": [{"id": card.exchange_id, "name": card.name,
                        "volume": money_json(card.volume, locale),
