@@ -50,7 +50,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -746,41 +746,25 @@ async def query_profile(conn: asyncpg.Connection, traders: int, today: date,
     plan of each for one trader."""
     start = today - timedelta(days=29)
     previous = start - timedelta(days=30)
-    queries: list[tuple[str, str, tuple[Any, ...]]] = []
-    from services import dashboard as dash
+    from services import balances, dashboard
 
-    def user_args(label: str, sql: str, *rest: Any) -> None:
-        queries.append((label, sql, rest))
-
-    user_args("totals", dash._TOTALS, start, previous, today)
-    user_args("days", dash._DAYS, start, today)
-    user_args("exchanges", dash._EXCHANGES, start, today)
-    user_args("linked exchanges",
-              "SELECT DISTINCT exchange_id FROM exchange_accounts WHERE user_id = $1")
-    user_args("balances", "SELECT kind, balance FROM ledger_accounts WHERE owner = $1::text "
-              "AND asset = 'USDT' AND kind = ANY('{trader_available,trader_held}'::text[])")
-    user_args("paid out", "SELECT coalesce(sum(amount), 0) FROM ledger_holds WHERE user_id = "
-              "$1 AND asset = 'USDT' AND state = 'posted'")
-    user_args("per exchange (all time)", """
-        SELECT b.exchange_id, e.name, sum(b.volume_usdt) AS volume, sum(b.fee_usdt) AS fee,
-               sum(b.gross) AS gross, sum(b.trader_amount) AS earned,
-               coalesce(sum(b.trader_amount) FILTER (WHERE b.estimated), 0) AS estimated
-        FROM rebate_accruals b JOIN exchanges e ON e.id = b.exchange_id
-        WHERE b.user_id = $1 GROUP BY b.exchange_id, e.name, e.position
-        ORDER BY e.position, b.exchange_id""")
+    # (label, sql, the arguments for a trader): what DashboardService.dashboard sends.
+    queries: list[tuple[str, str, Callable[[int], tuple[Any, ...]]]] = [
+        ("accrual lines (60 days)", dashboard._BOOKS, lambda user: (user, previous, today)),
+        ("where they stand", balances._STANDING, lambda user: (user, str(user), "USDT")),
+    ]
     rng = random.Random(5)
     lines = []
     total = 0.0
-    for label, sql, rest in queries:
+    for label, sql, arguments in queries:
         prepared = await conn.prepare(sql)
         started = time.perf_counter()
         for _ in range(samples):
-            user_id = USER_BASE + rng.randrange(traders)
-            await prepared.fetch(str(user_id) if "$1::text" in sql else user_id, *rest)
+            await prepared.fetch(*arguments(USER_BASE + rng.randrange(traders)))
         mean = (time.perf_counter() - started) * 1000 / samples
         total += mean
         plan = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) {sql}",
-                                str(USER_BASE) if "$1::text" in sql else USER_BASE + 1, *rest)
+                                *arguments(USER_BASE + 1))
         head = plan[0][0].strip()
         execution = next((r[0].strip() for r in plan if r[0].startswith("Execution")), "")
         buffers = next((r[0].strip() for r in plan if "Buffers" in r[0]), "")

@@ -36,6 +36,7 @@ def percent(share: Decimal, locale: str = "en") -> str:
     return str(_PERCENT.apply(share, _locale(locale)))
 
 
+@lru_cache(maxsize=4096)  # the same sync moments are shown to every trader for minutes
 def moment(at: datetime, locale: str = "en") -> str:
     """A point in time as the reader writes it, in UTC (we do not know the reader's zone, so
     the zone is named): "3 December, 14:05 UTC", "3 декабря, 14:05 UTC"."""
