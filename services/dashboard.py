@@ -191,15 +191,17 @@ def _days(start: date, end: date, lines: list[Any]) -> tuple[DayPoint, ...]:
     """Every day of the period, oldest first; a day without accruals is a zero (so the chart
     has a bar per day, not per day with earnings)."""
     by_day: dict[date, list[Any]] = {}
-    for line in lines:
-        by_day.setdefault(line["day"], []).append(line)
-    points = []
-    for offset in range((end - start).days + 1):
-        day = start + timedelta(days=offset)
-        mine = by_day.get(day, [])
-        points.append(DayPoint(day=day, volume=_sum(mine, "volume"), rebate=_sum(mine, "rebate"),
-                               estimated=any(line["any_estimated"] for line in mine)))
-    return tuple(points)
+    for line in lines:  # one pass: a day's exchanges summed as they come
+        day = by_day.setdefault(line["day"], [ZERO, ZERO, False])
+        day[0] += line["volume"]
+        day[1] += line["rebate"]
+        day[2] = day[2] or line["any_estimated"]
+    zero = (ZERO, ZERO, False)
+    return tuple(
+        DayPoint(day=day, volume=sums[0], rebate=sums[1], estimated=sums[2])
+        for day, sums in ((start + timedelta(days=n), by_day.get(start + timedelta(days=n),
+                                                                 zero))
+                          for n in range((end - start).days + 1)))
 
 
 def _scheduled(status: ExchangeStatusDTO) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from webapp.api import cabinet, dashboard, history, preferences, withdraw
-from webapp.api.common import CATALOG, USERS
+from webapp.api.common import CATALOG, USERS, json_answer
 from webapp.api.deps import API, ApiDeps
 from webapp.api.spec import OPENAPI_PATH, openapi
 
@@ -40,7 +40,7 @@ ROUTES = (
 
 
 async def openapi_file(request: web.Request) -> web.Response:
-    return web.json_response(openapi())
+    return json_answer(openapi())
 
 
 def setup_api(app: web.Application, deps: ApiDeps) -> None:

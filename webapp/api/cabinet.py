@@ -16,6 +16,7 @@ from webapp.api.common import (
     ApiError,
     Caller,
     caller,
+    json_answer,
     json_body,
     moment_json,
     plain,
@@ -32,7 +33,7 @@ async def me(request: web.Request) -> web.Response:
     # Only a cookie session has a CSRF token (initData in a header needs none).
     token = (csrf_token(identity.session, request.app[API].session_secret)
              if identity.session else None)
-    return web.json_response({
+    return json_answer({
         "id": who.user.id, "first_name": who.user.first_name, "username": who.user.username,
         "locale": who.locale, "role": who.user.role.value, "banned": who.user.is_banned,
         "csrf_token": token})
@@ -57,7 +58,7 @@ async def exchanges(request: web.Request) -> web.Response:
             "uids": [a.uid for a in accounts if a.exchange_id == exchange.id],
             "guide": plain(who.t(guide_key)) if who.t.has(guide_key) else None,
         })
-    return web.json_response({"exchanges": shown})
+    return json_answer({"exchanges": shown})
 
 
 def _account(account: Any, who: Caller) -> dict[str, Any]:
@@ -73,7 +74,7 @@ async def accounts(request: web.Request) -> web.Response:
     who = await caller(request)
     deps = request.app[API]
     linked = await deps.accounts.list_for_user(who.user.id)
-    return web.json_response({
+    return json_answer({
         "accounts": [_account(account, who) for account in linked],
         "exchanges": [{"id": e.id, "name": e.name} for e in await deps.exchanges.list()]})
 
@@ -118,7 +119,7 @@ async def link_account(request: web.Request) -> web.Response:
             message = who.t("link.done_checking", uid=uid, name=name)
         else:
             message = who.t("link.done", uid=uid, name=name)
-        return web.json_response({"outcome": result.outcome.value, "message": plain(message),
+        return json_answer({"outcome": result.outcome.value, "message": plain(message),
                                   "account": _account(result.account, who)}, status=201)
 
     return await once(request, deps.redis, deps.redis_prefix, who.user.id, who.t, write)

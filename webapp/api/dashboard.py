@@ -19,6 +19,7 @@ from webapp.api.common import (
     amount_text,
     caller,
     change_json,
+    json_answer,
     moment_json,
     money_json,
     plain,
@@ -55,7 +56,7 @@ async def dashboard(request: web.Request) -> web.Response:
     board = await _read(request, who)
     locale, now = who.locale, request.app[API].clock()
     previous = board.previous
-    return web.json_response({
+    return json_answer({
         "period": board.period, "start": board.start.isoformat(), "end": board.end.isoformat(),
         "totals": _totals(board.totals, locale),
         "previous": None if previous is None else _totals(previous, locale),

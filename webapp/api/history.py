@@ -21,6 +21,7 @@ from webapp.api.common import (
     Caller,
     amount_text,
     caller,
+    json_answer,
     money_json,
     optional_money,
     plain,
@@ -78,7 +79,7 @@ async def history(request: web.Request) -> web.Response:
                                          exchange_id=filters.exchange_id,
                                          start=filters.start, end=filters.end)
     totals, locale = result.totals, who.locale
-    return web.json_response({
+    return json_answer({
         "lines": [_line(line, locale) for line in result.lines],
         "page": result.page, "pages": result.pages, "page_size": result.page_size,
         "totals": {"volume": money_json(totals.volume, locale),

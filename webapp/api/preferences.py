@@ -11,7 +11,7 @@ from aiohttp import web
 from services.i18n import SUPPORTED_LOCALES
 from services.models import DigestMode, PayoutMethod
 from services.payouts.quotes import PayoutRefusal, parse_amount
-from webapp.api.common import ApiError, Caller, caller, json_body, money_json, plain
+from webapp.api.common import ApiError, Caller, caller, json_answer, json_body, money_json, plain
 from webapp.api.deps import API, ApiDeps
 from webapp.api.idempotency import once
 from webapp.api.withdraw import destination_from, refused
@@ -49,7 +49,7 @@ async def _settings_json(who: Caller, deps: ApiDeps) -> dict[str, Any]:
 
 async def read(request: web.Request) -> web.Response:
     who = await caller(request)
-    return web.json_response(await _settings_json(who, request.app[API]))
+    return json_answer(await _settings_json(who, request.app[API]))
 
 
 async def update(request: web.Request) -> web.Response:
@@ -76,7 +76,7 @@ async def update(request: web.Request) -> web.Response:
         if mode is not None:
             user = await deps.users.set_digest_mode(user.id, DigestMode(mode))
         fresh = Caller(user, deps.i18n.translator(user.locale or who.locale))
-        return web.json_response(await _settings_json(fresh, deps))
+        return json_answer(await _settings_json(fresh, deps))
 
     return await once(request, deps.redis, deps.redis_prefix, who.user.id, who.t, write)
 
@@ -96,7 +96,7 @@ async def set_auto(request: web.Request) -> web.Response:
                                             Decimal(threshold))
         except PayoutRefusal as refusal:
             raise refused(who, refusal) from None
-        return web.json_response(await _settings_json(who, deps))
+        return json_answer(await _settings_json(who, deps))
 
     return await once(request, deps.redis, deps.redis_prefix, who.user.id, who.t, write)
 
@@ -107,6 +107,6 @@ async def stop_auto(request: web.Request) -> web.Response:
 
     async def write(_key: str) -> web.Response:
         await deps.auto_withdrawals.disable(who.user.id)
-        return web.json_response(await _settings_json(who, deps))
+        return json_answer(await _settings_json(who, deps))
 
     return await once(request, deps.redis, deps.redis_prefix, who.user.id, who.t, write)

@@ -20,6 +20,7 @@ from webapp.api.common import (
     Caller,
     caller,
     id_field,
+    json_answer,
     json_body,
     moment_json,
     money_json,
@@ -117,7 +118,7 @@ async def options(request: web.Request) -> web.Response:
         if network.enabled:
             addresses += [address_json(a, who, deps)
                           for a in await service.addresses(who.user.id, network.id)]
-    return web.json_response({
+    return json_answer({
         "available": money_json(await service.available(who.user.id), locale),
         "internal": [{"exchange_id": exchange_id, "exchange_name": names.get(exchange_id,
                                                                              exchange_id),
@@ -142,7 +143,7 @@ async def quote(request: web.Request) -> web.Response:
         offer = await request.app[API].withdrawals.prepare(who.user.id, destination, amount)
     except PayoutRefusal as refusal:
         raise refused(who, refusal) from None
-    return web.json_response(_quote_json(offer, who))
+    return json_answer(_quote_json(offer, who))
 
 
 async def create(request: web.Request) -> web.Response:
@@ -177,7 +178,7 @@ async def create(request: web.Request) -> web.Response:
                                  withdrawal=made.id)
         if made.status is WithdrawalStatus.APPROVED and deps.enqueue_payout is not None:
             await deps.enqueue_payout(made.id)
-        return web.json_response(
+        return json_answer(
             {"withdrawal": withdrawal_json(made, who, await _networks(deps))}, status=201)
 
     return await once(request, deps.redis, deps.redis_prefix, who.user.id, who.t, write)
@@ -187,7 +188,7 @@ async def listing(request: web.Request) -> web.Response:
     who = await caller(request)
     deps = request.app[API]
     networks = await _networks(deps)
-    return web.json_response({"withdrawals": [
+    return json_answer({"withdrawals": [
         withdrawal_json(w, who, networks) for w in await deps.withdrawals.recent(who.user.id,
                                                                                  50)]})
 
@@ -198,7 +199,7 @@ async def one(request: web.Request) -> web.Response:
     found = await deps.withdrawals.get(who.user.id, path_id(request, who.t))
     if found is None:  # another trader's id reads exactly like one that does not exist
         raise ApiError(404, "not_found", plain(who.t("api.error.not_found")))
-    return web.json_response({"withdrawal": withdrawal_json(found, who, await _networks(deps))})
+    return json_answer({"withdrawal": withdrawal_json(found, who, await _networks(deps))})
 
 
 async def cancel(request: web.Request) -> web.Response:
@@ -211,7 +212,7 @@ async def cancel(request: web.Request) -> web.Response:
             done = await deps.withdrawals.cancel(who.user.id, withdrawal_id)
         except PayoutRefusal as refusal:
             raise refused(who, refusal) from None
-        return web.json_response({"withdrawal": withdrawal_json(done, who,
+        return json_answer({"withdrawal": withdrawal_json(done, who,
                                                                 await _networks(deps))})
 
     return await once(request, deps.redis, deps.redis_prefix, who.user.id, who.t, write)
@@ -233,7 +234,7 @@ async def add_address(request: web.Request) -> web.Response:
             saved = await deps.withdrawals.add_address(who.user.id, network_id, text, label)
         except PayoutRefusal as refusal:
             raise refused(who, refusal) from None
-        return web.json_response({"address": address_json(saved, who, deps)}, status=201)
+        return json_answer({"address": address_json(saved, who, deps)}, status=201)
 
     return await once(request, deps.redis, deps.redis_prefix, who.user.id, who.t, write)
 
