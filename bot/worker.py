@@ -144,6 +144,11 @@ async def book_unbooked(ctx: dict[str, Any]) -> str:
             f"{booked.waiting} records that cannot be valued yet")
 
 
+async def apply_due_shares(ctx: dict[str, Any]) -> str:
+    """Hourly: a trader share set for a later day is shown from that day on."""
+    return f"{await ctx['services'].rates.apply_due_shares()} exchanges' shares took effect"
+
+
 async def check_ledger(ctx: dict[str, Any]) -> str:
     """The invariant check: exports gauges; while it fails payouts are frozen (by the ledger)
     and the admin chat is told when it starts failing and when it passes again."""
@@ -259,6 +264,8 @@ def cron_jobs(prefix: str = "") -> list[Any]:
              run_at_startup=True, unique=True, timeout=ACCRUAL_TIMEOUT_SECONDS),
         cron(check_ledger, name="check_ledger", minute=set(range(0, 60, 10)), second=30,
              run_at_startup=True, unique=True, timeout=600),
+        cron(apply_due_shares, name="apply_due_shares", minute=0, second=5,
+             run_at_startup=True, unique=True, timeout=60),
         cron(check_alerts, name="check_alerts", minute=set(range(2, 60, 5)), second=40,
              run_at_startup=True, unique=True, timeout=120),
         cron(check_audit_chain, name="check_audit_chain", minute=45, second=0,

@@ -17,6 +17,7 @@ def build_routers() -> list[Router]:
         "handlers.admin.rates",
         "handlers.admin.users",
         "handlers.admin.stats",
+        "handlers.admin.shares",
         "handlers.admin.strangers",  # after every admin router: what none of them took
         "handlers.fallback",
     ]

@@ -12,6 +12,7 @@ from typing import Any
 
 from tortoise import Tortoise
 
+from services.audit import audit
 from services.ledger import ledger_transaction
 from services.models.rates import ALL, EstimateBasis
 
@@ -142,7 +143,8 @@ class RateService:
         self._connection_name = connection_name
 
     async def set_exchange_share(
-        self, exchange_id: str, share: Decimal, valid_from: date | None = None
+        self, exchange_id: str, share: Decimal, valid_from: date | None = None, *,
+        actor_id: int | None = None,
     ) -> None:
         _check_share(share)
         if share != share.quantize(Decimal("0.0001")):
@@ -164,37 +166,58 @@ class RateService:
             )
             await self._upsert(conn, "rate_exchange_shares", ("exchange_id",), (exchange_id,),
                                "share", share, day)
+            await audit(conn, actor_id, "rate.exchange_share", "exchange", exchange_id,
+                        {"share": current}, {"share": share, "valid_from": day})
             if day <= today_utc():
                 await conn.execute(
                     "UPDATE exchanges SET trader_share = $2, updated_at = now() WHERE id = $1",
                     exchange_id, share,
                 )
 
-    async def create_group(self, name: str) -> int:
+    async def apply_due_shares(self) -> int:
+        """Exchanges whose share set for a later day is in force now: their shown share
+        (exchanges.trader_share) follows. The engine reads the history itself."""
+        async with ledger_transaction(self._connection_name) as conn:
+            result = await conn.execute(
+                "UPDATE exchanges e SET trader_share = h.share, updated_at = now() FROM ("
+                " SELECT DISTINCT ON (exchange_id) exchange_id, share FROM rate_exchange_shares"
+                " WHERE valid_from <= $1 ORDER BY exchange_id, valid_from DESC) h "
+                "WHERE h.exchange_id = e.id AND e.trader_share <> h.share", today_utc())
+        return int(result.split()[-1])
+
+    async def create_group(self, name: str, *, actor_id: int | None = None) -> int:
         async with ledger_transaction(self._connection_name) as conn:
             group_id: int = await conn.fetchval(
                 "INSERT INTO rate_groups (name, created_at) VALUES ($1, now()) "
                 "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id", name,
             )
+            await audit(conn, actor_id, "rate.group_create", "rate_group", group_id,
+                        after={"name": name})
         return group_id
 
     async def set_group_share(
         self, group_id: int, share: Decimal | None, exchange_id: str = ALL,
-        valid_from: date | None = None,
+        valid_from: date | None = None, *, actor_id: int | None = None,
     ) -> None:
         if share is not None:
             _check_share(share)
+        day = valid_from or today_utc()
         async with ledger_transaction(self._connection_name) as conn:
             await self._upsert(conn, "rate_group_shares", ("group_id", "exchange_id"),
-                               (group_id, exchange_id), "share", share,
-                               valid_from or today_utc())
+                               (group_id, exchange_id), "share", share, day)
+            await audit(conn, actor_id, "rate.group_share", "rate_group", group_id,
+                        after={"exchange_id": exchange_id, "share": share, "valid_from": day})
 
     async def set_user_group(
-        self, user_id: int, group_id: int | None, valid_from: date | None = None
+        self, user_id: int, group_id: int | None, valid_from: date | None = None, *,
+        actor_id: int | None = None,
     ) -> None:
+        day = valid_from or today_utc()
         async with ledger_transaction(self._connection_name) as conn:
             await self._upsert(conn, "rate_group_members", ("user_id",), (user_id,),
-                               "group_id", group_id, valid_from or today_utc())
+                               "group_id", group_id, day)
+            await audit(conn, actor_id, "rate.member", "user", user_id,
+                        after={"group_id": group_id, "valid_from": day})
 
     async def set_trader_share(
         self, user_id: int, share: Decimal | None, exchange_id: str = ALL,

@@ -70,6 +70,9 @@ COMMANDS = [
     ("/estimate", Permission.RATES),
     ("/user", Permission.USERS_VIEW),
     ("/role", Permission.USERS_ROLE),
+    ("/share", Permission.RATES),
+    ("/group", Permission.RATES),
+    ("/member", Permission.RATES),
 ]
 BUTTONS = [
     (CsvCB(action=CsvAction.CANCEL, token="nothing").pack(), Permission.SYNC),
