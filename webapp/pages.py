@@ -34,8 +34,9 @@ PAGES = (("dashboard", "/app/", "📊"), ("exchanges", "/app/exchanges", "🏦")
          ("accounts", "/app/accounts", "🔗"), ("history", "/app/history", "📜"),
          ("withdraw", "/app/withdraw", "💸"), ("settings", "/app/settings", "⚙"))
 
-# The page scripts /static/pages/<name>.js that exist to be served: one per page, nothing else.
-PAGE_SCRIPTS = frozenset(name for name, _, _ in PAGES)
+# The page scripts /static/pages/<name>.js that exist to be served: one per page, and the
+# withdraw page's second (the status and the listing, withdraw.html loads it), nothing else.
+PAGE_SCRIPTS = frozenset([*(name for name, _, _ in PAGES), "withdrawals"])
 SCRIPT_DIR = STATIC_DIR / "pages"
 STATIC_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=300"}
 

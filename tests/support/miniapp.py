@@ -1,65 +1,26 @@
-"""The Mini App in a real browser: the web app served on 127.0.0.1 with the real services, and a
-stand-in for Telegram's ``window.Telegram.WebApp`` (Telegram's own script is not fetched: the
-tests have no network) that records what the page asked of Telegram in ``window.__tgCalls``."""
+"""The Mini App in a real browser: the web app (tests/support/api_app.py's ``build_app``) served
+on 127.0.0.1 with the real services, and a stand-in for Telegram's ``window.Telegram.WebApp``
+(Telegram's own script is not fetched: the tests have no network) that records what the page
+asked of Telegram in ``window.__tgCalls``."""
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import json
 import os
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from playwright.async_api import BrowserContext, Page, Route
-from redis.asyncio import Redis
-
-from bot.app import Services
-from services.dashboard import DashboardService
-from services.i18n import Catalog
-from webapp.api.deps import ApiDeps
-from webapp.app import WebDeps, create_web_app
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-BOT_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
-
-
-def web_app(services: Services, i18n: Catalog, redis: Redis, redis_prefix: str
-            ) -> web.Application:
-    """The web process's app (public pages, the Mini App's pages and its API) on the test's
-    services, checking initData against BOT_TOKEN."""
-    api = ApiDeps(
-        users=services.users, balances=services.balances, exchanges=services.exchanges,
-        accounts=services.accounts, referrals=services.referrals, sync=services.sync,
-        dashboard=DashboardService(services.balances, services.sync),
-        withdrawals=services.withdrawals, auto_withdrawals=services.auto_withdrawals,
-        events=services.events, i18n=i18n, redis=redis, redis_prefix=redis_prefix,
-        session_secret=b"s" * 32, clock=lambda: datetime.now(UTC))
-    return create_web_app(WebDeps(redis=redis, referrals=services.referrals,
-                                  redis_prefix=redis_prefix, i18n=i18n, api=api,
-                                  bot_token=BOT_TOKEN))
-
-
-def init_data(user: dict[str, Any], token: str = BOT_TOKEN) -> str:
-    """initData as Telegram's client receives it, signed as Telegram's documentation says: the
-    fields sorted into "key=value" lines, HMAC-SHA256 keyed by HMAC-SHA256("WebAppData", token)."""
-    fields = {"query_id": "AAHdF6IQAAAAAN0XohDhrOrc", "chat_type": "private",
-              "auth_date": str(int(datetime.now(UTC).timestamp())),
-              "user": json.dumps(user, ensure_ascii=False, separators=(",", ":"))}
-    secret = hmac.new(b"WebAppData", token.encode(), hashlib.sha256).digest()
-    check = "\n".join(sorted(f"{key}={value}" for key, value in fields.items()))
-    signature = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
-    return urlencode({**fields, "hash": signature}, quote_via=quote)
 
 
 def trader(user_id: int, lang: str = "en") -> dict[str, Any]:
-    """The ``user`` of a trader's initData (initDataUnsafe.user)."""
+    """The ``user`` of a trader's initData (initDataUnsafe.user), as api_app.init_data signs it."""
     return {"id": user_id, "first_name": "T", "language_code": lang}
 
 # Telegram's colours as its desktop client sends them (themeParams), light and dark.

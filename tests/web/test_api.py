@@ -7,56 +7,26 @@ OpenAPI file."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import jsonschema
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from tortoise import Tortoise
 
 from bot.app import Services
-from services.dashboard import DashboardService
 from services.i18n import Catalog
 from services.ledger import AccountRef
 from services.models import User
 from tests.payouts.helpers import EVM, TRON, funded_trader, ready_address
-from tests.web.test_auth import TOKEN, encode, mini_app_fields, mini_app_key, telegram_hash
+from tests.support.api_app import SPEC, TOKEN, auth, build_app, call, check_schema, init_data
+from tests.web.test_auth import telegram_hash
 from webapp.api import ROUTES
-from webapp.api.deps import ApiDeps
-from webapp.api.spec import openapi
-from webapp.app import WebDeps, create_web_app
 
 D = Decimal
-
-
-def init_data(user_id: int, *, token: str = TOKEN, age: timedelta = timedelta(0),
-              language: str = "en") -> str:
-    fields = mini_app_fields(auth_date=datetime.now(UTC) - age,
-                             user={"id": user_id, "first_name": "T", "language_code": language})
-    return encode({**fields, "hash": telegram_hash(fields, mini_app_key(token))})
-
-
-def auth(user_id: int, **kwargs: Any) -> dict[str, str]:
-    return {"Authorization": f"tma {init_data(user_id, **kwargs)}"}
-
-
-def build_app(services: Services, i18n: Catalog, redis: Any, redis_prefix: str, *,
-              clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> web.Application:
-    """The web app with the API on the test's services (the web process builds the same)."""
-    api = ApiDeps(
-        users=services.users, balances=services.balances, exchanges=services.exchanges,
-        accounts=services.accounts, referrals=services.referrals, sync=services.sync,
-        dashboard=DashboardService(services.balances, services.sync),
-        withdrawals=services.withdrawals, auto_withdrawals=services.auto_withdrawals,
-        events=services.events, i18n=i18n, redis=redis, redis_prefix=redis_prefix,
-        session_secret=b"s" * 32, clock=clock)
-    return create_web_app(WebDeps(redis=redis, referrals=services.referrals,
-                                  redis_prefix=redis_prefix, i18n=i18n, api=api,
-                                  bot_token=TOKEN))
 
 
 @pytest.fixture
@@ -68,29 +38,6 @@ async def client(db, redis, redis_prefix, services: Services,  # type: ignore[no
 
 
 # --- the OpenAPI file --------------------------------------------------------------------
-
-SPEC = openapi()
-
-
-def _operation(method: str, path: str) -> dict[str, Any]:
-    return dict(SPEC["paths"][path][method.lower()])
-
-
-def check_schema(method: str, path: str, status: int, body: Any) -> None:
-    """The answer matches what the OpenAPI file says for this status (or its default)."""
-    responses = _operation(method, path)["responses"]
-    described = responses.get(str(status)) or responses["default"]
-    schema = described["content"]["application/json"]["schema"]
-    jsonschema.validate(body, {**schema, "components": SPEC["components"]})
-
-
-async def call(client: TestClient, method: str, path: str, route: str | None = None,
-               **kwargs: Any) -> tuple[int, Any]:
-    response = await client.request(method, path, **kwargs)
-    body = await response.json() if response.status != 204 else None
-    if body is not None:
-        check_schema(method, route or path.split("?")[0], response.status, body)
-    return response.status, body
 
 
 def test_every_route_is_in_the_openapi_file_and_nothing_else() -> None:

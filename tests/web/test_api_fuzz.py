@@ -22,7 +22,7 @@ from schemathesis import checks
 from bot.app import Services
 from services.i18n import Catalog
 from tests.payouts.helpers import TRON, funded_trader, ready_address
-from tests.web.test_api import auth, build_app
+from tests.support.api_app import auth, build_app
 from webapp.api.spec import openapi
 
 EXAMPLES_PER_OPERATION = 30

@@ -21,7 +21,7 @@ from bot.app import Services
 from services.formatting import money
 from services.i18n import Catalog
 from tests.ledger.helpers import make_trader
-from tests.web.test_api import auth, build_app, call
+from tests.support.api_app import auth, build_app, call
 from tests.web.test_dashboard_service import (
     NOW,
     TODAY,

@@ -65,6 +65,7 @@ async def test_a_page_renders_translated_under_the_csp(client: TestClient, path:
     for tag in re.findall(r"<script\b[^>]*>", html):
         assert "src=" in tag or 'type="application/json"' in tag, tag
     assert not re.search(r"\bon[a-z]+=", html), "an inline event handler"
+    assert '<link rel="icon" href="data:,">' in html  # no /favicon.ico 404 in the console
     assert not re.search(r"\bapp\.[a-z_]+\.[a-z_.]+", re.sub(r'(src|href)="[^"]*"', "", html))
 
 
@@ -143,6 +144,33 @@ def test_the_scripts_build_the_page_without_parsing_html() -> None:
         for unsafe in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
             assert unsafe not in source, (path, unsafe)
         assert len(source.splitlines()) <= 400, path
+
+
+# The withdraw page's scripts: the request (withdraw.js), then its status and the listing.
+WITHDRAW_SCRIPTS = ("withdraw", "withdrawals")
+
+
+async def test_the_withdraw_page_loads_its_two_scripts_in_order(
+        client: TestClient, i18n: Catalog) -> None:
+    html = await (await client.get("/app/withdraw", params={"lang": "en"})).text()
+    tags = re.findall(r'<script src="([^"]+)"( defer)?></script>', html)
+    ours = [(src, defer) for src, defer in tags if src.startswith("/static/")]
+    assert ours == [("/static/app.js", " defer"), ("/static/pages/withdraw.js", " defer"),
+                    ("/static/pages/withdrawals.js", " defer")], tags
+    texts = _config(html)["texts"]
+    assert isinstance(texts, dict)
+    for name in WITHDRAW_SCRIPTS:
+        response = await client.get(f"/static/pages/{name}.js")
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/javascript")
+        source = await response.text()
+        assert source == _script(name)
+        for unsafe in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write",
+                       "eval(", "CSSStyleSheet", "adoptedStyleSheets", ".style."):
+            assert unsafe not in source, (name, unsafe)
+        # The page's own t() prefixes "withdraw.": each key it names is in the config.
+        for key in re.findall(r'\bt\(\s*"([a-z0-9_.]+)"', source):
+            assert f"withdraw.{key}" in texts, (name, key)
 
 
 def test_the_shared_core_documents_what_it_exposes() -> None:

@@ -33,10 +33,10 @@ from services.rebates import RebateEngine
 from tests.conftest import RUN_ID
 from tests.ledger.helpers import make_trader, put_record
 from tests.payouts.helpers import TRON, funded_trader, ready_address, withdrawals
+from tests.support.api_app import auth, build_app, init_data
 from tests.support.browser import OVERFLOW_JS, chromium, chromium_or_skip
 from tests.support.miniapp import (
     DARK_THEME,
-    init_data,
     offline_telegram,
     output_dir,
     serve,
@@ -44,7 +44,6 @@ from tests.support.miniapp import (
     telegram_calls,
     telegram_stub,
     trader,
-    web_app,
 )
 from webapp.pages import PAGES
 
@@ -75,7 +74,7 @@ async def site(orm: str, redis: Any, services: Services, i18n: Catalog) -> Async
     chromium_or_skip()  # before anything starts
     # Paying to a trader's own UID at okx and bitget, as a deployment with keys there does.
     services = dataclasses.replace(services, withdrawals=withdrawals())
-    async with serve(web_app(services, i18n, redis, f"test-{RUN_ID}-browser")) as url:
+    async with serve(build_app(services, i18n, redis, f"test-{RUN_ID}-browser")) as url:
         yield url
 
 
@@ -89,9 +88,9 @@ async def phone(browser: Browser, *, user_id: int | None = None, lang: str = "en
     try:
         await offline_telegram(context)
         if user_id is not None:
-            user = trader(user_id, lang)
-            await context.add_init_script(telegram_stub(init_data(user), user, scheme=scheme,
-                                                        theme=theme))
+            signed = init_data(user_id, language=lang)
+            await context.add_init_script(telegram_stub(signed, trader(user_id, lang),
+                                                        scheme=scheme, theme=theme))
         page = await context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
         errors: list[str] = []
@@ -280,6 +279,10 @@ async def test_all_available_and_a_new_address_waiting_for_its_cooldown(
         await page.get_by_test_id("address-label").fill("Ledger")
         await page.get_by_test_id("address-save").click()
         await expect(page.get_by_test_id("address-message")).to_be_visible()
+        # Saved, the form folds away rather than offering its emptied fields again.
+        await expect(page.get_by_test_id("address-input")).to_be_hidden()
+        await expect(page.get_by_test_id("address-new")).to_have_attribute(
+            "aria-expanded", "false")
         saved = await services.withdrawals.addresses(user_id, NETWORK)
         assert [a.address for a in saved] == [TRON]
         choice = page.get_by_test_id(f"address-{saved[0].id}")
@@ -390,9 +393,9 @@ async def test_outside_telegram_the_page_says_how_to_sign_in(db: str, browser: B
 
 async def _post(site: str, user_id: int, path: str, body: dict[str, Any], *,
                 language: str = "en") -> tuple[int, Any]:
-    headers = {"Authorization": f"tma {init_data(trader(user_id, language))}"}
     async with ClientSession() as session, session.post(f"{site}{path}", json=body,
-                                                        headers=headers) as response:
+                                                        headers=auth(user_id, language=language)
+                                                        ) as response:
         return response.status, await response.json()
 
 
@@ -405,9 +408,8 @@ async def _quote(site: str, user_id: int, address_id: int, amount: str) -> dict[
 
 
 async def _listing(site: str, user_id: int) -> list[dict[str, Any]]:
-    headers = {"Authorization": f"tma {init_data(trader(user_id))}"}
     async with ClientSession() as session, session.get(f"{site}/api/withdrawals",
-                                                       headers=headers) as response:
+                                                       headers=auth(user_id)) as response:
         assert response.status == 200
         return list(json.loads(await response.text())["withdrawals"])
 

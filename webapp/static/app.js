@@ -45,6 +45,8 @@
 //                              Content-Disposition)
 //   C.theme()                  "light" | "dark": the colours in use (for server-drawn images)
 //   C.tg, C.inTelegram         Telegram.WebApp (or null); true when initData is known
+//   A page with two scripts shares through its own namespace on C, set by the first one
+//   (C.withdraw: withdraw.js for withdrawals.js).
 (() => {
   "use strict";
   const config = JSON.parse(document.getElementById("app-config").textContent);

@@ -1,8 +1,9 @@
-// The withdraw page (templates/app/withdraw.html): method → network → address → amount, a live
-// quote from the server, Telegram's own confirmation, the request (one Idempotency-Key per
-// confirmed action, the same key again when that action is retried after a network failure),
-// then its status and the trader's withdrawals. Every figure shown is the API's `text`: this
-// script never formats money or moments.
+// The withdraw page (templates/app/withdraw.html), the request: method → network → address →
+// amount, a live quote from the server, Telegram's own confirmation, then the request (one
+// Idempotency-Key per confirmed action, the same key again when that action is retried after a
+// network failure). The request's status and the trader's withdrawals are withdrawals.js's,
+// loaded after this file: it plugs into the namespace this one exposes, C.withdraw. Every
+// figure shown is the API's `text`: this script never formats money or moments.
 (() => {
   "use strict";
   const C = window.CryptoRebate;
@@ -12,34 +13,6 @@
   const $ = (id) => document.getElementById(id);
   // The page's words: the catalog's app.withdraw.* (the core's config.texts).
   const t = (key, params) => C.t(`withdraw.${key}`, params);
-
-  // This page's few rules of its own (choices as radio cards, the amount row), through the
-  // CSSOM (the CSP allows no inline style): see the report about moving them to app.css.
-  const PAGE_CSS = `
-    .w-choices { display: flex; flex-direction: column; gap: .5rem; }
-    .w-choices + .w-choices { margin-top: .5rem; }
-    .w-choice { font: inherit; color: var(--fg); background: var(--bg); text-align: left;
-      display: flex; flex-direction: column; gap: .1rem; width: 100%; min-height: 44px;
-      padding: .55rem .8rem; border: 1px solid var(--line); border-radius: .6rem; cursor: pointer;
-      overflow-wrap: anywhere; }
-    .w-choice.selected { border-color: var(--accent); box-shadow: 0 0 0 1px var(--accent); }
-    .w-choice:disabled { opacity: .6; cursor: default; }
-    .w-choice-note { font-size: .85rem; }
-    .w-amount-row { display: flex; flex-wrap: wrap; gap: .5rem; align-items: stretch; }
-    .w-amount-row input { flex: 1 1 11rem; }
-    .w-amount-row .button { flex: 0 0 auto; white-space: nowrap; margin-top: 0; }
-    .w-submit { width: 100%; }
-    .withdraw .row-side { display: flex; flex-wrap: wrap; gap: .4rem; align-items: center; }
-    .badge.good { color: var(--good); } .badge.bad { color: var(--error); }
-    .badge.wait { color: var(--estimated); } .badge.done { color: var(--muted); }`;
-  if ("adoptedStyleSheets" in document && typeof CSSStyleSheet === "function") {
-    try {
-      const sheet = new CSSStyleSheet();
-      sheet.replaceSync(PAGE_CSS);
-      document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
-    } catch (_) { /* an old browser: the shared styles alone */ }
-  }
-  const TONES = { completed: "good", rejected: "bad", failed: "bad", cancelled: "done" };
 
   const short = (address) => (address.length <= 14 ? address : `${address.slice(0, 6)}…${address.slice(-4)}`);
   const show = (node, on) => { node.hidden = !on; };
@@ -57,7 +30,6 @@
     quoteTimer: null,
     pending: null, // {body, key}: a confirmed request whose answer never came
     pendingAddress: null,
-    pendingCancels: new Map(),
     busy: false,
     confirming: false,
     mainLabel: null,
@@ -355,16 +327,8 @@
     }
   }
 
-  function showPlaced(withdrawal) {
-    say($("w-status"), t("placed", {
-      id: withdrawal.id, amount: withdrawal.amount.text, status: withdrawal.status_text,
-    }));
-    $("w-status").dataset.id = String(withdrawal.id);
-    $("w-status").dataset.status = withdrawal.status;
-  }
-
   function placed(withdrawal) {
-    showPlaced(withdrawal);
+    W.listing.placed(withdrawal);
     $("w-amount").value = "";
     dropQuote();
     load(true);
@@ -399,6 +363,10 @@
       if (saved.usable) state.addressId = saved.id;
       $("w-address-input").value = "";
       $("w-address-name").value = "";
+      // Saved: the form folds away (left open, its empty fields read as asking for another).
+      show($("w-address-form"), false);
+      $("w-address-new").setAttribute("aria-expanded", "false");
+      $("w-address-new").focus();
       C.haptic("success");
       renderMethods();
       say($("w-address-message"), saved.usable ? "" : t("address_saved", { at: C.when(saved.usable_from) }));
@@ -412,95 +380,6 @@
     } finally {
       C.busy(button, false);
     }
-  }
-
-  // --- the listing -----------------------------------------------------------------------
-  function rowDestination(w) {
-    if (w.method === "internal") return t("to_internal", { uid: w.destination, name: exchangeName(w.exchange_id) });
-    if (w.method === "onchain") return t("to_address", { address: short(w.destination), network: networkName(w.network_id) });
-    return w.destination;
-  }
-
-  function renderListing(withdrawals) {
-    show($("w-history"), true);
-    say($("w-history-empty"), withdrawals.length ? "" : t("list_empty"));
-    C.fill($("w-list"), withdrawals.map((w) => C.el("li", {
-      class: "row", testid: `withdrawal-${w.id}`, dataset: { status: w.status },
-    },
-    C.el("div", { class: "row-main" },
-      C.el("div", { class: "strong" }, t("amount_usdt", { amount: w.amount.text })),
-      C.el("div", { class: "hint" }, t("line", { at: C.when(w.created_at), destination: rowDestination(w) })),
-      w.reason ? C.el("div", { class: "reason" }, w.reason) : null),
-    C.el("div", { class: "row-side" },
-      C.el("span", { class: ["badge", TONES[w.status] || "wait"], testid: `withdrawal-status-${w.id}` },
-        w.status_text),
-      w.explorer_url ? C.el("a", {
-        href: w.explorer_url, target: "_blank", rel: "noopener noreferrer", testid: `tx-${w.id}`,
-        onClick: (event) => openLink(event, w.explorer_url),
-      }, t("tx")) : null,
-      w.cancellable ? C.el("button", {
-        type: "button", class: "button danger small", testid: `cancel-${w.id}`,
-        onClick: (event) => cancel(w, event.currentTarget),
-      }, t("cancel")) : null))));
-  }
-
-  function openLink(event, url) {
-    if (C.inTelegram && C.tg && C.tg.openLink) {
-      event.preventDefault();
-      C.tg.openLink(url);
-    }
-  }
-
-  async function cancel(withdrawal, button) {
-    if (!(await C.confirm(t("cancel_confirm")))) return;
-    const key = state.pendingCancels.get(withdrawal.id) || C.newKey();
-    state.pendingCancels.set(withdrawal.id, key);
-    C.busy(button, true);
-    try {
-      const answer = await C.api("POST", `/api/withdrawals/${withdrawal.id}/cancel`, { key });
-      state.pendingCancels.delete(withdrawal.id);
-      C.haptic("success");
-      say($("w-status"), t("cancelled"));
-      $("w-status").dataset.id = String(answer.withdrawal.id);
-      $("w-status").dataset.status = answer.withdrawal.status;
-      await load(true);
-    } catch (error) {
-      if (!(error instanceof C.ApiFailure) || (error.status !== 0 && error.status < 500)) {
-        state.pendingCancels.delete(withdrawal.id);
-      }
-      C.haptic("error");
-      C.busy(button, false);
-      if (error instanceof C.ApiFailure && error.status !== 0 && error.status < 500) {
-        C.notice(error.message, { kind: "error" });
-      } else {
-        C.fail(error, () => cancel(withdrawal, button));
-      }
-    }
-  }
-
-  // --- following a request until it is final ---------------------------------------------
-  const FINAL = new Set(["completed", "rejected", "cancelled", "failed"]);
-  const FOLLOW_MS = 15000;
-  let following = null;
-
-  function follow(withdrawals) {
-    clearTimeout(following);
-    following = null;
-    if (!withdrawals.some((w) => !FINAL.has(w.status))) return;
-    following = setTimeout(async () => {
-      if (document.hidden) { follow(withdrawals); return; }
-      try {
-        const answer = await C.api("GET", "/api/withdrawals");
-        const recent = answer.withdrawals.slice(0, withdrawals.length || 10);
-        renderListing(recent);
-        const shown = $("w-status").dataset.id;
-        const current = recent.find((w) => String(w.id) === shown);
-        if (current && current.status !== $("w-status").dataset.status) showPlaced(current);
-        follow(recent);
-      } catch (_) {
-        follow(withdrawals); // a failed look is tried again later; the page keeps what it shows
-      }
-    }, FOLLOW_MS);
   }
 
   // --- loading ---------------------------------------------------------------------------
@@ -533,8 +412,7 @@
       }
     }
     if (!empty) renderMethods();
-    renderListing(options.withdrawals);
-    follow(options.withdrawals);
+    W.listing.show(options.withdrawals);
     updateActions();
   }
 
@@ -565,6 +443,21 @@
     }
   }
 
+  // What withdrawals.js uses; it replaces `listing` (a no-op until then) with its own.
+  const W = {
+    $, t, say, show, short, networkName, exchangeName,
+    reload: () => load(true),
+    listing: { show() {}, placed() {} },
+  };
+  C.withdraw = W;
+
   wire();
-  Promise.resolve(C.ready).then((me) => { if (me) load(false); else show($("w-loading"), false); });
+  // The first load waits for DOMContentLoaded, which comes after every deferred script: the
+  // listing's script is in place by then however fast /api/me answers.
+  const parsed = document.readyState === "loading"
+    ? new Promise((resolve) => document.addEventListener("DOMContentLoaded", resolve, { once: true }))
+    : null;
+  Promise.all([C.ready, parsed]).then(([me]) => {
+    if (me) load(false); else show($("w-loading"), false);
+  });
 })();
