@@ -24,6 +24,7 @@ from exchanges.registry import build_source
 from services.accounts import AccountService
 from services.alerts import AlertService
 from services.balances import BalanceService
+from services.broadcasts import BroadcastService
 from services.digests import DigestService
 from services.events import EventService
 from services.exchange_catalog import ExchangeCatalog
@@ -79,6 +80,7 @@ class Services:
     staff: StaffService
     alerts: AlertService
     stats: StatsService
+    broadcasts: BroadcastService
 
     def as_workflow_data(self) -> dict[str, object]:
         return {
@@ -97,6 +99,7 @@ class Services:
             "auto_withdrawals": self.auto_withdrawals,
             "staff": self.staff,
             "stats": self.stats,
+            "broadcasts": self.broadcasts,
         }
 
 
@@ -189,6 +192,7 @@ def build_services(settings: Settings, secret_key: bytes) -> Services:
         staff=StaffService(users),
         alerts=AlertService(),
         stats=StatsService(),
+        broadcasts=BroadcastService(settings.default_locale),
     )
 
 

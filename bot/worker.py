@@ -25,6 +25,7 @@ from bot.app import (
     resolve_secret_key,
 )
 from bot.audit_jobs import check_audit_chain
+from bot.broadcast_jobs import broadcast_progress
 from bot.lifecycle import wait_for_signal
 from bot.outbox import OutboxDelivery, build_outbox
 from bot.payout_jobs import pay_withdrawal, payout_tick
@@ -264,6 +265,8 @@ def cron_jobs(prefix: str = "") -> list[Any]:
              run_at_startup=True, unique=True, timeout=ACCRUAL_TIMEOUT_SECONDS),
         cron(check_ledger, name="check_ledger", minute=set(range(0, 60, 10)), second=30,
              run_at_startup=True, unique=True, timeout=600),
+        cron(broadcast_progress, name="broadcast_progress", second=set(range(3, 60, 10)),
+             run_at_startup=True, unique=True, timeout=60),
         cron(apply_due_shares, name="apply_due_shares", minute=0, second=5,
              run_at_startup=True, unique=True, timeout=60),
         cron(check_alerts, name="check_alerts", minute=set(range(2, 60, 5)), second=40,

@@ -18,6 +18,7 @@ def build_routers() -> list[Router]:
         "handlers.admin.users",
         "handlers.admin.stats",
         "handlers.admin.shares",
+        "handlers.admin.broadcast",
         "handlers.admin.strangers",  # after every admin router: what none of them took
         "handlers.fallback",
     ]

@@ -154,3 +154,11 @@ class StaffCB(CallbackData, prefix="su"):
     action: StaffAction
     user_id: int
     role: str = ""
+
+
+class BroadcastCB(CallbackData, prefix="bc"):
+    """A broadcast's audience (``kind``/``value``), or send / cancel."""
+
+    action: str  # "audience", "send", "cancel"
+    kind: str = ""
+    value: str = ""

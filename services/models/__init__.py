@@ -12,7 +12,12 @@ from services.models.ledger import (
     LedgerHold,
     LedgerPosting,
 )
-from services.models.notifications import AlertState, Notification, NotificationStatus
+from services.models.notifications import (
+    AlertState,
+    Broadcast,
+    Notification,
+    NotificationStatus,
+)
 from services.models.payouts import (
     FINAL_STATUSES,
     AuditEntry,
@@ -48,6 +53,7 @@ from services.models.users import DigestMode, Role, SignupSource, User
 __all__ = [
     "AccountStatus",
     "AlertState",
+    "Broadcast",
     "CommissionRecord",
     "CommissionRevision",
     "DataSource",

@@ -55,3 +55,22 @@ class AlertState(Model):
 
     class Meta:
         table = "alert_states"
+
+
+class Broadcast(Model):
+    """A message from the operators to many traders: its words per language, who gets it, and
+    the admin-chat message that shows its progress (services/broadcasts.py). Each recipient's
+    copy is a row of the outbox (dedupe key ``broadcast:<id>:<user>``)."""
+
+    id = fields.BigIntField(primary_key=True)
+    created_by = fields.BigIntField()
+    texts: dict[str, str] = fields.JSONField()  # locale → text, English always there
+    audience: dict[str, str] = fields.JSONField()  # {"kind": all|language|exchange|active, …}
+    recipients = fields.IntField()
+    progress_chat_id = fields.BigIntField(null=True)
+    progress_message_id = fields.BigIntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "broadcasts"
