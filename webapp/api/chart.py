@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from decimal import Decimal
 
 import pygal
 from babel.dates import format_date
+from babel.numbers import format_compact_decimal, format_decimal
 from pygal.style import Style
 
 from services.dashboard import DayPoint
-from services.formatting import money
 from services.i18n import Translator
 
 THEMES = ("light", "dark")
@@ -40,14 +39,21 @@ def render_chart(days: Sequence[DayPoint], t: Translator, locale: str, theme: st
         raise ValueError(f"unknown theme {theme!r}")
 
     def as_money(value: float | None) -> str:
-        return "" if value is None else money(Decimal(repr(value)), locale)
+        """Axis labels and tooltips, short: "458.3K", "12.35" (the page lists exact figures)."""
+        if value is None:
+            return ""
+        if abs(value) >= 1000:
+            return str(format_compact_decimal(value, format_type="short", locale=locale,
+                                              fraction_digits=1))
+        return str(format_decimal(round(value, 2), format="#,##0.##", locale=locale))
 
     chart = pygal.Bar(
         style=_style(theme), js=[], width=720, height=320, legend_at_bottom=True,
         legend_at_bottom_columns=2, show_minor_x_labels=False, x_label_rotation=0,
         x_labels_major_every=max(1, math.ceil(len(days) / MAX_X_LABELS)),
         truncate_label=-1, value_formatter=as_money, no_data_text=t("api.chart.empty"),
-        margin=8, spacing=12, disable_xml_declaration=True)
+        margin=8, spacing=12, disable_xml_declaration=True, y_labels_major_count=5,
+        show_minor_y_labels=False)
     chart.x_labels = [format_date(point.day, format="d MMM", locale=locale) for point in days]
     if any(point.rebate or point.volume for point in days):
         chart.add(t("api.chart.rebate"), [float(point.rebate) for point in days])
