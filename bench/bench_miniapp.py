@@ -369,6 +369,7 @@ def serve_dashboard(port: int, database_url: str, prefix: str) -> None:
     from bot.app import build_services
     from bot.settings import load_settings
     from services.dashboard import DashboardService
+    from services.directory import UserDirectory
     from services.i18n import Catalog
     from webapp.api.deps import ApiDeps
     from webapp.app import WebDeps, create_web_app
@@ -389,7 +390,8 @@ def serve_dashboard(port: int, database_url: str, prefix: str) -> None:
             withdrawals=services.withdrawals, auto_withdrawals=services.auto_withdrawals,
             events=services.events, i18n=i18n, redis=redis, redis_prefix=prefix,
             session_secret=b"bench-miniapp-session-secret-32b", clock=lambda: datetime.now(UTC),
-            dashboard=DashboardService(services.balances, services.sync))
+            dashboard=DashboardService(services.balances, services.sync),
+            staff=services.staff, directory=UserDirectory())
         app = create_web_app(WebDeps(redis=redis, referrals=services.referrals,
                                      redis_prefix=prefix, i18n=i18n, api=api,
                                      bot_token=BOT_TOKEN))

@@ -28,6 +28,7 @@ from bot.settings import Settings, SettingsError
 from bot.watchdog import WorkerWatchdog
 from handlers.outage import OutageResponder
 from services.dashboard import DashboardService
+from services.directory import UserDirectory
 from services.i18n import Catalog
 from services.jobs import enqueue_payout, enqueue_uid_check
 from services.rate_card import RateCardService
@@ -130,6 +131,7 @@ class WebProcess:
             exchanges=services.exchanges, accounts=services.accounts,
             referrals=services.referrals, sync=services.sync,
             dashboard=DashboardService(services.balances, services.sync),
+            staff=services.staff, directory=UserDirectory(),
             withdrawals=services.withdrawals, auto_withdrawals=services.auto_withdrawals,
             events=services.events, i18n=i18n, redis=self.infra.redis,
             redis_prefix=self.redis_prefix, session_secret=secret_key,

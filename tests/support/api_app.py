@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient
 
 from bot.app import Services
 from services.dashboard import DashboardService
+from services.directory import UserDirectory
 from services.i18n import Catalog
 from tests.web.test_auth import TOKEN, encode, mini_app_fields, mini_app_key, telegram_hash
 from webapp.api.deps import ApiDeps
@@ -45,6 +46,7 @@ def build_app(services: Services, i18n: Catalog, redis: Any, redis_prefix: str, 
         users=services.users, balances=services.balances, exchanges=services.exchanges,
         accounts=services.accounts, referrals=services.referrals, sync=services.sync,
         dashboard=DashboardService(services.balances, services.sync),
+        staff=services.staff, directory=UserDirectory(),
         withdrawals=services.withdrawals, auto_withdrawals=services.auto_withdrawals,
         events=services.events, i18n=i18n, redis=redis, redis_prefix=redis_prefix,
         session_secret=b"s" * 32, clock=clock)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from webapp.api import cabinet, dashboard, history, preferences, withdraw
+from webapp.api import admin, cabinet, dashboard, history, preferences, withdraw
 from webapp.api.common import CATALOG, USERS, json_answer
 from webapp.api.deps import API, ApiDeps
 from webapp.api.spec import OPENAPI_PATH, openapi
@@ -36,6 +36,12 @@ ROUTES = (
     ("PATCH", "/api/settings", preferences.update),
     ("PUT", "/api/settings/auto-withdraw", preferences.set_auto),
     ("DELETE", "/api/settings/auto-withdraw", preferences.stop_auto),
+    # The admin screens: each route checks the caller's role (webapp/api/admin.py).
+    ("GET", "/api/admin/users", admin.users),
+    ("GET", "/api/admin/users/{id}", admin.user),
+    ("POST", "/api/admin/users/{id}/ban", admin.ban),
+    ("POST", "/api/admin/users/{id}/unban", admin.unban),
+    ("PUT", "/api/admin/users/{id}/role", admin.set_role),
 )
 
 

@@ -12,12 +12,14 @@ from redis.asyncio import Redis
 from services.accounts import AccountService
 from services.balances import BalanceService
 from services.dashboard import DashboardService
+from services.directory import UserDirectory
 from services.events import EventService
 from services.exchange_catalog import ExchangeCatalog
 from services.i18n import Catalog
 from services.payouts.auto import AutoWithdrawals
 from services.payouts.requests import WithdrawalService
 from services.referrals import ReferralService
+from services.staff import StaffService
 from services.sync import SyncService
 from services.users import UserService
 
@@ -31,6 +33,8 @@ class ApiDeps:
     referrals: ReferralService
     sync: SyncService
     dashboard: DashboardService
+    staff: StaffService
+    directory: UserDirectory
     withdrawals: WithdrawalService
     auto_withdrawals: AutoWithdrawals
     events: EventService

@@ -115,6 +115,32 @@ SCHEMAS: dict[str, Schema] = {
             "threshold": ref("Money"), "method": STRING, "exchange_id": nullable(STRING),
             "network_id": nullable(STRING), "address_id": nullable(INT),
             "destination_text": STRING}))}),
+    "AdminUser": obj({
+        "id": INT, "name": STRING, "username": nullable(STRING), "role": STRING,
+        "role_text": STRING, "banned": BOOL, "source": STRING, "created_at": ref("Moment"),
+        "exchanges": array(STRING), "available": ref("Money")}),
+    "AdminUsers": obj({"users": array(ref("AdminUser")), "page": INT, "pages": INT,
+                       "page_size": INT, "total": INT, "exchanges": array(NAMED)}),
+    "AdminUserFile": obj({
+        "user": obj({
+            "id": INT, "name": STRING, "username": nullable(STRING), "role": STRING,
+            "role_text": STRING, "banned": BOOL, "source": STRING,
+            "created_at": ref("Moment"), "exchanges": array(STRING),
+            "available": ref("Money"), "locale": nullable(STRING)}),
+        "accounts": array(obj({"exchange_id": STRING, "exchange_name": STRING, "uid": STRING,
+                               "status": STRING, "status_text": STRING,
+                               "reason": nullable(STRING)})),
+        "balance": obj({name: ref("Money") for name in ("available", "held", "paid_out",
+                                                         "total_earned")}),
+        "operations": array(obj({"id": INT, "kind": STRING, "at": ref("Moment"),
+                                 "memo": STRING,
+                                 "postings": array(obj({"account": STRING,
+                                                        "amount": ref("Money")}))})),
+        "withdrawals": array(obj({"id": INT, "status": STRING, "status_text": STRING,
+                                  "amount": ref("Money"), "created_at": ref("Moment")})),
+        "events": array(obj({"name": STRING, "at": ref("Moment")})),
+        "actions": obj({"ban": BOOL, "unban": BOOL, "role": BOOL}),
+        "roles": array(obj({"code": STRING, "name": STRING}))}),
 }
 
 # Request bodies: open to what the handlers read (extra fields are ignored, not refused).
@@ -132,6 +158,8 @@ BODIES: dict[str, Schema] = {
                     "properties": {"network_id": STRING, "address": STRING, "label": STRING}},
     "SettingsBody": {"type": "object", "properties": {
         "locale": STRING, "digest_mode": {"enum": ["on", "silent", "off"]}}},
+    "RoleBody": {"type": "object", "required": ["role"], "properties": {
+        "role": {"enum": ["trader", "viewer", "ops", "finance", "admin"]}}},
     "AutoWithdrawBody": {"type": "object", "required": ["method", "threshold"],
                          "properties": {**DESTINATION, "threshold": STRING}},
 }
@@ -157,6 +185,19 @@ HISTORY_FILTERS = [
 ]
 CSV = {"type": "string", "description": "RFC 4180, UTF-8 with a byte-order mark"}
 SVG = {"type": "string", "description": "An SVG image"}
+ADMIN_USER_FILTERS = [
+    {"name": "q", "in": "query", "required": False, "schema": STRING},
+    {"name": "state", "in": "query", "required": False,
+     "schema": {"enum": ["active", "banned"]}},
+    {"name": "role", "in": "query", "required": False,
+     "schema": {"enum": ["trader", "viewer", "ops", "finance", "admin"]}},
+    {"name": "source", "in": "query", "required": False, "schema": STRING},
+    {"name": "exchange", "in": "query", "required": False, "schema": STRING},
+    {"name": "has_balance", "in": "query", "required": False,
+     "schema": {"enum": ["yes", "no"]}},
+    {"name": "sort", "in": "query", "required": False,
+     "schema": {"enum": ["newest", "oldest", "balance", "name"], "default": "newest"}},
+]
 ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer",
                                                                 "minimum": 1}}
 
@@ -230,6 +271,18 @@ PATHS: dict[str, dict[str, Schema]] = {
         "patch": write("Change language or digest", 200, ref("Settings"),
                        request="SettingsBody"),
     },
+    "/api/admin/users": {"get": operation("The users directory (operators)", 200,
+                                          ref("AdminUsers"),
+                                          params=[*ADMIN_USER_FILTERS, *PAGING])},
+    "/api/admin/users/{id}": {"get": operation("A user's file (operators)", 200,
+                                               ref("AdminUserFile"), params=[ID])},
+    "/api/admin/users/{id}/ban": {"post": write("Ban a trader (admin, ops)", 200,
+                                                ref("AdminUserFile"), params=[ID])},
+    "/api/admin/users/{id}/unban": {"post": write("Unban (admin, ops)", 200,
+                                                  ref("AdminUserFile"), params=[ID])},
+    "/api/admin/users/{id}/role": {"put": write("Give a role (admin)", 200,
+                                                ref("AdminUserFile"), params=[ID],
+                                                request="RoleBody")},
     "/api/settings/auto-withdraw": {
         "put": write("Set the auto-withdrawal", 200, ref("Settings"),
                      request="AutoWithdrawBody"),

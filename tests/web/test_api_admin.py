@@ -1,0 +1,195 @@
+"""The admin screens' API (issue 14): an authorization matrix of every admin route against
+every role and a plain trader (only what services/permissions.py allows passes; each refusal
+is a 403 and audited); the directory's search, filters, sorting and pages against a
+recomputation from the rows inserted; a user's file with each operation's ledger postings;
+ban / unban / role with their refusals. Every answer is checked against the OpenAPI file."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from tortoise import Tortoise
+
+from bot.app import Services
+from services.i18n import Catalog
+from services.models import AccountStatus, AuditEntry, ExchangeAccount, Role, User
+from services.permissions import ALLOWED, Permission
+from tests.payouts.helpers import funded_trader
+from tests.support.api_app import auth, build_app, call
+
+D = Decimal
+STAFF = {"admin": 930, "finance": 931, "ops": 932, "viewer": 933, "trader": 934}
+
+
+@pytest.fixture
+async def client(db, redis, redis_prefix, services: Services,  # type: ignore[no-untyped-def]
+                 i18n: Catalog) -> AsyncIterator[TestClient]:
+    for role, user_id in STAFF.items():
+        await User.create(id=user_id, first_name=role.title(), username=f"{role}_user",
+                          role=role)
+    app = build_app(services, i18n, redis, redis_prefix)
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client
+
+
+ROUTES = [
+    ("GET", "/api/admin/users", "/api/admin/users", Permission.USERS_VIEW, None),
+    ("GET", "/api/admin/users/{target}", "/api/admin/users/{id}", Permission.USERS_VIEW, None),
+    ("POST", "/api/admin/users/{target}/ban", "/api/admin/users/{id}/ban",
+     Permission.USERS_BAN, None),
+    ("POST", "/api/admin/users/{target}/unban", "/api/admin/users/{id}/unban",
+     Permission.USERS_BAN, None),
+    ("PUT", "/api/admin/users/{target}/role", "/api/admin/users/{id}/role",
+     Permission.USERS_ROLE, {"role": "viewer"}),
+]
+
+
+def _matrix() -> list[Any]:
+    return [pytest.param(method, path, route, permission, body, who,
+                         who != "trader" and Role(who) in ALLOWED[permission],
+                         id=f"{method}-{route.rsplit('/', 1)[-1]}-{who}")
+            for method, path, route, permission, body in ROUTES for who in STAFF]
+
+
+@pytest.mark.parametrize("method, path, route, permission, body, who, ok", _matrix())
+async def test_every_admin_route_against_every_role(
+    client: TestClient, method: str, path: str, route: str, permission: Permission,
+    body: dict[str, str] | None, who: str, ok: bool,
+) -> None:
+    target, _ = await funded_trader(D(10))
+    if path.endswith("/unban"):
+        await User.filter(id=target).update(is_banned=True)
+    headers = {**auth(STAFF[who]), "Idempotency-Key": f"key-{who}-{method}-{len(path)}"}
+    status, answer = await call(client, method, path.format(target=target), route,
+                                headers=headers, json=body)
+    refusals = await AuditEntry.filter(actor_id=STAFF[who], action="admin.refused").count()
+    if ok:
+        assert status == 200, answer
+        assert refusals == 0
+    else:
+        assert (status, answer["error"]["code"]) == (403, "not_allowed"), answer
+        assert refusals == 1
+        trader = await User.get(id=target)  # and nothing changed
+        assert (trader.role, trader.is_banned) == (Role.TRADER, path.endswith("/unban"))
+
+
+async def _population() -> list[dict[str, Any]]:
+    """Twelve traders with known attributes; returned as the directory should show them."""
+    people = []
+    for n in range(12):
+        user_id, uid = await funded_trader(D(5 * n) if n % 3 else D(0),
+                                           "okx" if n % 2 else "bybit")
+        source = ("organic", "influencer", "channel")[n % 3]
+        await User.filter(id=user_id).update(
+            first_name=f"Person {n:02d}", username=f"person_{n}", signup_source=source,
+            is_banned=n == 7)
+        people.append({"id": user_id, "uid": uid, "n": n, "source": source,
+                       "exchange": "okx" if n % 2 else "bybit", "banned": n == 7})
+    return people
+
+
+async def test_search_filters_sorting_and_pages(client: TestClient) -> None:
+    people = await _population()
+    admin = auth(STAFF["admin"])
+
+    async def ids(query: str) -> list[int]:
+        status, body = await call(client, "GET", f"/api/admin/users?{query}",
+                                  "/api/admin/users", headers=admin)
+        assert status == 200, body
+        return [row["id"] for row in body["users"]]
+
+    mine = {p["id"] for p in people}
+    assert set(await ids("role=trader&page_size=200")) >= mine
+    assert await ids(f"q={people[3]['uid']}") == [people[3]["id"]]
+    assert await ids(f"q={people[4]['id']}") == [people[4]["id"]]
+    assert await ids("q=@PERSON_5") == [people[5]["id"]]
+    assert set(await ids("q=Person 1&page_size=200")) == {p["id"] for p in people
+                                                           if p["n"] in (10, 11)}
+    assert await ids("state=banned") == [people[7]["id"]]
+    assert set(await ids("source=influencer&page_size=200")) == {
+        p["id"] for p in people if p["source"] == "influencer"}
+    assert set(await ids("exchange=okx&page_size=200")) == {
+        p["id"] for p in people if p["exchange"] == "okx"}
+    with_balance = set(await ids("has_balance=yes&page_size=200"))
+    assert with_balance == {p["id"] for p in people if p["n"] % 3}
+    by_name = await ids("sort=name&role=trader&page_size=200")
+    assert [i for i in by_name if i in mine] == [p["id"] for p in people]
+    by_balance = await ids("sort=balance&has_balance=yes&page_size=200")
+    assert by_balance[0] == people[11]["id"]  # 55 USDT, the most
+    # Pages: every trader once, in order, and the counts add up.
+    seen: list[int] = []
+    status, first = await call(client, "GET", "/api/admin/users?role=trader&page_size=5",
+                               "/api/admin/users", headers=admin)
+    for page in range(1, first["pages"] + 1):
+        seen += await ids(f"role=trader&page_size=5&page={page}&sort=oldest")
+    assert len(seen) == len(set(seen)) == first["total"] == 13  # with STAFF["trader"]
+    assert await ids("role=trader&page_size=5&page=99") == []
+    for bad, field in (("sort=richest", "sort"), ("state=gone", "state"),
+                       ("has_balance=maybe", "has_balance"), ("exchange=nasdaq", "exchange")):
+        status, body = await call(client, "GET", f"/api/admin/users?{bad}",
+                                  "/api/admin/users", headers=admin)
+        assert (status, body["error"]["field"]) == (400, field), bad
+
+
+async def test_a_users_file_shows_each_operation_with_its_postings(
+    client: TestClient,
+) -> None:
+    trader, uid = await funded_trader(D(30))
+    status, body = await call(client, "GET", f"/api/admin/users/{trader}",
+                              "/api/admin/users/{id}", headers=auth(STAFF["viewer"]))
+    assert status == 200, body
+    assert body["user"]["id"] == trader and body["accounts"][0]["uid"] == uid
+    assert body["balance"]["available"]["amount"] == body["user"]["available"]["amount"]
+    rows = await Tortoise.get_connection("default").execute_query_dict(
+        "SELECT p.entry_id, a.kind, a.owner, p.amount FROM ledger_postings p "
+        "JOIN ledger_accounts a ON a.id = p.account_id WHERE p.entry_id IN (SELECT entry_id "
+        "FROM ledger_postings q JOIN ledger_accounts b ON b.id = q.account_id "
+        "WHERE b.owner = $1)", [str(trader)])
+    assert body["operations"], "the accrual that funded them"
+    for operation in body["operations"]:
+        mine = [r for r in rows if r["entry_id"] == operation["id"]]
+        assert sorted(D(p["amount"]["amount"]) for p in operation["postings"]) == sorted(
+            r["amount"] for r in mine)
+        assert sum(D(p["amount"]["amount"]) for p in operation["postings"]) == 0  # balanced
+    assert body["actions"] == {"ban": False, "unban": False, "role": False}  # a viewer reads
+    status, body = await call(client, "GET", "/api/admin/users/999", "/api/admin/users/{id}",
+                              headers=auth(STAFF["viewer"]))
+    assert status == 404
+
+
+async def test_ban_unban_and_role_with_their_refusals(client: TestClient) -> None:
+    trader, _ = await funded_trader(D(10))
+    ops = {**auth(STAFF["ops"]), "Idempotency-Key": "ban-once-0001"}
+    status, body = await call(client, "POST", f"/api/admin/users/{trader}/ban",
+                              "/api/admin/users/{id}/ban", headers=ops)
+    assert status == 200 and body["user"]["banned"] and body["actions"]["unban"]
+    again = {**auth(STAFF["ops"]), "Idempotency-Key": "ban-twice-002"}
+    status, body = await call(client, "POST", f"/api/admin/users/{trader}/ban",
+                              "/api/admin/users/{id}/ban", headers=again)
+    assert (status, body["error"]["code"]) == (409, "unchanged")
+    status, body = await call(client, "POST", f"/api/admin/users/{STAFF['ops']}/ban",
+                              "/api/admin/users/{id}/ban",
+                              headers={**auth(STAFF["ops"]), "Idempotency-Key": "ban-self-003"})
+    assert (status, body["error"]["code"]) == (409, "yourself")
+    status, body = await call(client, "POST", f"/api/admin/users/{STAFF['finance']}/ban",
+                              "/api/admin/users/{id}/ban",
+                              headers={**auth(STAFF["ops"]), "Idempotency-Key": "ban-staff-04"})
+    assert (status, body["error"]["code"]) == (409, "staff_ban")
+    admin = {**auth(STAFF["admin"]), "Idempotency-Key": "role-give-005"}
+    status, body = await call(client, "PUT", f"/api/admin/users/{trader}/role",
+                              "/api/admin/users/{id}/role", headers=admin,
+                              json={"role": "emperor"})
+    assert (status, body["error"]["field"]) == (422, "role")
+    admin["Idempotency-Key"] = "role-give-006"
+    status, body = await call(client, "PUT", f"/api/admin/users/{trader}/role",
+                              "/api/admin/users/{id}/role", headers=admin,
+                              json={"role": "viewer"})
+    assert status == 200 and body["user"]["role"] == "viewer"
+    actions = [a.action for a in await AuditEntry.filter(object_id=str(trader)).order_by("id")]
+    assert actions == ["user.ban", "user.ban_refused", "user.role"]
+    assert await ExchangeAccount.filter(user_id=trader,  # a ban keeps the history
+                                        status=AccountStatus.VERIFIED).exists()
