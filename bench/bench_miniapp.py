@@ -391,7 +391,7 @@ def serve_dashboard(port: int, database_url: str, prefix: str) -> None:
             events=services.events, i18n=i18n, redis=redis, redis_prefix=prefix,
             session_secret=b"bench-miniapp-session-secret-32b", clock=lambda: datetime.now(UTC),
             dashboard=DashboardService(services.balances, services.sync),
-            staff=services.staff, directory=UserDirectory())
+            staff=services.staff, directory=UserDirectory(), alerts=services.alerts)
         app = create_web_app(WebDeps(redis=redis, referrals=services.referrals,
                                      redis_prefix=prefix, i18n=i18n, api=api,
                                      bot_token=BOT_TOKEN))

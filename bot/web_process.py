@@ -131,7 +131,7 @@ class WebProcess:
             exchanges=services.exchanges, accounts=services.accounts,
             referrals=services.referrals, sync=services.sync,
             dashboard=DashboardService(services.balances, services.sync),
-            staff=services.staff, directory=UserDirectory(),
+            staff=services.staff, directory=UserDirectory(), alerts=services.alerts,
             withdrawals=services.withdrawals, auto_withdrawals=services.auto_withdrawals,
             events=services.events, i18n=i18n, redis=self.infra.redis,
             redis_prefix=self.redis_prefix, session_secret=secret_key,

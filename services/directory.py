@@ -184,3 +184,52 @@ class UserDirectory:
             "SELECT name, created_at FROM events WHERE user_id = $1 "
             "ORDER BY created_at DESC LIMIT $2", [user_id, EVENTS_SHOWN])
         return [(row["name"], row["created_at"]) for row in rows]
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    actor_id: int | None = None
+    action: str | None = None  # a prefix: "withdrawal." matches every withdrawal decision
+    object_type: str | None = None
+    object_id: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    seq: int
+    at: datetime
+    actor_id: int | None
+    action: str
+    object_type: str
+    object_id: str
+    before: str | None  # JSON text as stored
+    after: str | None
+
+
+async def audit_page(filters: AuditFilters, page: int,
+                     page_size: int) -> tuple[tuple[AuditRow, ...], int]:
+    """The audit log, newest first, filtered; (rows of the page, rows matching)."""
+    conditions, args = ["true"], []
+    for sql, value in (("actor_id = ${}", filters.actor_id),
+                       ("action LIKE ${} || '%'", filters.action),
+                       ("object_type = ${}", filters.object_type),
+                       ("object_id = ${}", filters.object_id),
+                       ("created_at >= ${}", filters.start), ("created_at < ${}", filters.end)):
+        if value is not None:
+            args.append(value)
+            conditions.append(sql.format(len(args)))
+    where = " AND ".join(conditions)
+    client = Tortoise.get_connection("default")
+    async with client.acquire_connection() as conn:
+        total = await conn.fetchval(f"SELECT count(*) FROM audit_log WHERE {where}", *args)
+        rows = await conn.fetch(
+            "SELECT seq, created_at, actor_id, action, object_type, object_id, "
+            f"before::text AS before, after::text AS after FROM audit_log WHERE {where} "
+            f"ORDER BY seq DESC LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
+            *args, page_size, (page - 1) * page_size)
+    return tuple(AuditRow(seq=r["seq"], at=r["created_at"], actor_id=r["actor_id"],
+                          action=r["action"], object_type=r["object_type"],
+                          object_id=r["object_id"], before=r["before"], after=r["after"])
+                 for r in rows), int(total)

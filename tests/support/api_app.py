@@ -46,7 +46,7 @@ def build_app(services: Services, i18n: Catalog, redis: Any, redis_prefix: str, 
         users=services.users, balances=services.balances, exchanges=services.exchanges,
         accounts=services.accounts, referrals=services.referrals, sync=services.sync,
         dashboard=DashboardService(services.balances, services.sync),
-        staff=services.staff, directory=UserDirectory(),
+        staff=services.staff, directory=UserDirectory(), alerts=services.alerts,
         withdrawals=services.withdrawals, auto_withdrawals=services.auto_withdrawals,
         events=services.events, i18n=i18n, redis=redis, redis_prefix=redis_prefix,
         session_secret=b"s" * 32, clock=clock)

@@ -193,3 +193,34 @@ async def test_ban_unban_and_role_with_their_refusals(client: TestClient) -> Non
     assert actions == ["user.ban", "user.ban_refused", "user.role"]
     assert await ExchangeAccount.filter(user_id=trader,  # a ban keeps the history
                                         status=AccountStatus.VERIFIED).exists()
+
+
+async def test_the_audit_log_filtered_and_the_chains_state(client: TestClient,
+                                                           services: Services) -> None:
+    trader, _ = await funded_trader(D(10))
+    await services.staff.set_banned(STAFF["ops"], trader, True)
+    await services.staff.set_banned(STAFF["ops"], trader, False)
+    await services.staff.set_role(STAFF["admin"], trader, Role.VIEWER)
+    admin = auth(STAFF["admin"])
+
+    async def entries(query: str) -> dict[str, Any]:
+        status, body = await call(client, "GET", f"/api/admin/audit?{query}",
+                                  "/api/admin/audit", headers=admin)
+        assert status == 200, body
+        return dict(body)
+
+    everything = await entries(f"object_id={trader}")
+    assert [e["action"] for e in everything["entries"]] == ["user.role", "user.unban",
+                                                            "user.ban"]  # newest first
+    assert everything["chain"] == {"ok": True, "since": None, "broken_at": None}
+    assert [e["action"] for e in (await entries(f"actor={STAFF['ops']}"))["entries"]] == [
+        "user.unban", "user.ban"]
+    assert (await entries("action=user.ba"))["total"] == 1
+    paged = await entries(f"object_id={trader}&page_size=2&page=2")
+    assert (paged["pages"], [e["action"] for e in paged["entries"]]) == (2, ["user.ban"])
+    status, body = await call(client, "GET", "/api/admin/audit?actor=ops",
+                              "/api/admin/audit", headers=admin)
+    assert (status, body["error"]["field"]) == (400, "actor")
+    status, body = await call(client, "GET", "/api/admin/audit", "/api/admin/audit",
+                              headers=auth(STAFF["ops"]))
+    assert status == 403  # ops act on people; reading the log is admin's and finance's

@@ -42,6 +42,7 @@ ROUTES = (
     ("POST", "/api/admin/users/{id}/ban", admin.ban),
     ("POST", "/api/admin/users/{id}/unban", admin.unban),
     ("PUT", "/api/admin/users/{id}/role", admin.set_role),
+    ("GET", "/api/admin/audit", admin.audit_log),
 )
 
 

@@ -10,6 +10,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from services.accounts import AccountService
+from services.alerts import AlertService
 from services.balances import BalanceService
 from services.dashboard import DashboardService
 from services.directory import UserDirectory
@@ -35,6 +36,7 @@ class ApiDeps:
     dashboard: DashboardService
     staff: StaffService
     directory: UserDirectory
+    alerts: AlertService
     withdrawals: WithdrawalService
     auto_withdrawals: AutoWithdrawals
     events: EventService

@@ -141,6 +141,14 @@ SCHEMAS: dict[str, Schema] = {
         "events": array(obj({"name": STRING, "at": ref("Moment")})),
         "actions": obj({"ban": BOOL, "unban": BOOL, "role": BOOL}),
         "roles": array(obj({"code": STRING, "name": STRING}))}),
+    "AuditLog": obj({
+        "entries": array(obj({
+            "seq": INT, "at": ref("Moment"), "actor_id": nullable(INT), "action": STRING,
+            "object_type": STRING, "object_id": STRING, "before": nullable(STRING),
+            "after": nullable(STRING)})),
+        "page": INT, "pages": INT, "page_size": INT, "total": INT,
+        "chain": obj({"ok": BOOL, "since": nullable(ref("Moment")),
+                      "broken_at": nullable(INT)})}),
 }
 
 # Request bodies: open to what the handlers read (extra fields are ignored, not refused).
@@ -283,6 +291,14 @@ PATHS: dict[str, dict[str, Schema]] = {
     "/api/admin/users/{id}/role": {"put": write("Give a role (admin)", 200,
                                                 ref("AdminUserFile"), params=[ID],
                                                 request="RoleBody")},
+    "/api/admin/audit": {"get": operation("The audit log, newest first (admin, finance)", 200,
+                                          ref("AuditLog"), params=[
+        {"name": "actor", "in": "query", "required": False, "schema": STRING},
+        {"name": "action", "in": "query", "required": False, "schema": STRING},
+        {"name": "object_type", "in": "query", "required": False, "schema": STRING},
+        {"name": "object_id", "in": "query", "required": False, "schema": STRING},
+        {"name": "from", "in": "query", "required": False, "schema": DAY},
+        {"name": "to", "in": "query", "required": False, "schema": DAY}, *PAGING])},
     "/api/settings/auto-withdraw": {
         "put": write("Set the auto-withdrawal", 200, ref("Settings"),
                      request="AutoWithdrawBody"),
