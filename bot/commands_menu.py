@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 # In menu order. The handlers' Command filters are checked against these lists (tests).
 TRADER_COMMANDS = ("menu", "withdraw", "help", "support", "cancel", "start")
 # /import is the caption of a CSV document; its menu entry says so.
-ADMIN_COMMANDS = ("status", "sync", "import", "estimate")
+ADMIN_COMMANDS = ("stats", "user", "status", "sync", "import", "estimate", "share", "group",
+                  "member", "role", "broadcast", "cancel")
 
 Scope = BotCommandScopeAllPrivateChats | BotCommandScopeChat
 
