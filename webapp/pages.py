@@ -13,6 +13,7 @@ import jinja2
 from aiohttp import web
 
 from services.i18n import Catalog
+from services.models import Role, SignupSource
 from webapp.public import reader_locale
 
 if TYPE_CHECKING:
@@ -34,9 +35,14 @@ PAGES = (("dashboard", "/app/", "📊"), ("exchanges", "/app/exchanges", "🏦")
          ("accounts", "/app/accounts", "🔗"), ("history", "/app/history", "📜"),
          ("withdraw", "/app/withdraw", "💸"), ("settings", "/app/settings", "⚙"))
 
+# The operators' pages (page, path): not in the traders' bottom bar; each links to the other.
+# The shell renders for anyone; the admin API answers by the caller's role.
+ADMIN_PAGES = (("admin_users", "/app/admin/"), ("admin_user", "/app/admin/user"))
+
 # The page scripts /static/pages/<name>.js that exist to be served: one per page, and the
 # withdraw page's second (the status and the listing, withdraw.html loads it), nothing else.
-PAGE_SCRIPTS = frozenset([*(name for name, _, _ in PAGES), "withdrawals"])
+PAGE_SCRIPTS = frozenset([*(name for name, _, _ in PAGES), "withdrawals",
+                          *(name for name, _ in ADMIN_PAGES)])
 SCRIPT_DIR = STATIC_DIR / "pages"
 STATIC_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=300"}
 
@@ -56,6 +62,9 @@ def setup_pages(app: web.Application, deps: WebDeps) -> None:
         undefined=jinja2.StrictUndefined)
     for page, path, _ in PAGES:
         app.router.add_get(path, _page_handler(page))
+    for page, path in ADMIN_PAGES:
+        app.router.add_get(path, _admin_handler(page))
+    app.router.add_get("/app/admin", admin_without_slash)
     app.router.add_get("/app/login", login_page)
     app.router.add_get("/static/app.js", _static("app.js"))
     app.router.add_get("/static/app.css", _static("app.css"))
@@ -63,20 +72,26 @@ def setup_pages(app: web.Application, deps: WebDeps) -> None:
 
 
 def _render(request: web.Request, template: str, page: str,
-            context: dict[str, Any] | None = None) -> web.Response:
+            context: dict[str, Any] | None = None, *, admin: bool = False) -> web.Response:
     i18n = request.app[PAGES_I18N]
     locale, chosen = reader_locale(request, i18n)
     t = i18n.translator(locale)
     suffix = f"?lang={locale}" if chosen else ""
     nav = [{"page": name, "url": path + suffix, "icon": icon, "label": t(f"app.nav.{name}")}
            for name, path, icon in PAGES]
+    urls = {name: path + suffix for name, path, _ in PAGES}
     config = {"page": page, "lang": locale, "locales": list(i18n.locales),
               "home_url": "/app/" + suffix, "login_url": "/app/login" + suffix,
-              "urls": {name: path + suffix for name, path, _ in PAGES},
-              "texts": page_texts(i18n, locale, page)}
+              "urls": urls, "texts": page_texts(i18n, locale, page)}
+    title = t(f"app.title.{page}") if not admin else t(f"app.admin.{page[len('admin_'):]}.title")
+    if admin:
+        urls.update((name, path + suffix) for name, path in ADMIN_PAGES)
+        if page != "admin_users":  # Telegram's BackButton: from a user back to the directory
+            config["home_url"] = urls["admin_users"]
+        context = {"urls": urls, **(context or {})}
     html = request.app[PAGES_TEMPLATES].get_template(template).render(
         t=t, locale=locale, page=page, nav=nav, config=config,
-        title=t(f"app.title.{page}"), bot_username=request.app[PAGES_BOT],
+        title=title, bot_username=request.app[PAGES_BOT],
         telegram_script=TELEGRAM_WEB_APP_JS, **(context or {}))
     response = web.Response(text=html, content_type="text/html")
     response.headers.update(APP_HEADERS)
@@ -86,10 +101,11 @@ def _render(request: web.Request, template: str, page: str,
 
 
 def page_texts(i18n: Catalog, locale: str, page: str) -> dict[str, str]:
-    """The words a page's script shows: ``app.common.*`` and ``app.<page>.*``, keyed without
-    the ``app.`` prefix (``common.retry_button``), in the reader's language."""
+    """The words a page's script shows: ``app.common.*`` and ``app.<page>.*`` (``app.admin.*``
+    for both operators' pages), keyed without the ``app.`` prefix (``common.retry_button``),
+    in the reader's language."""
     t = i18n.translator(locale)
-    prefixes = ("app.common.", f"app.{page}.")
+    prefixes = ("app.common.", "app.admin." if page.startswith("admin_") else f"app.{page}.")
     return {key[len("app."):]: t(key) for key in sorted(i18n.keys(i18n.default_locale))
             if key.startswith(prefixes)}
 
@@ -100,6 +116,23 @@ def _page_handler(page: str) -> Any:
 
     handler.__name__ = f"page_{page}"
     return handler
+
+
+def _admin_handler(page: str) -> Any:
+    # The filters' choices come from the models, so a new role or source shows up here too.
+    choices = {"roles": [role.value for role in Role],
+               "sources": [source.value for source in SignupSource]}
+
+    async def handler(request: web.Request) -> web.Response:
+        return _render(request, f"app/{page}.html", page, choices, admin=True)
+
+    handler.__name__ = f"page_{page}"
+    return handler
+
+
+async def admin_without_slash(request: web.Request) -> web.Response:
+    raise web.HTTPMovedPermanently(request.rel_url.with_path("/app/admin/").with_query(
+        request.query))
 
 
 async def login_page(request: web.Request) -> web.Response:
