@@ -38,9 +38,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
-import hmac
-import json
 import os
 import random
 import re
@@ -50,391 +47,43 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
 
 import asyncpg
 
-from bench.common import ADMIN_DATABASE_URL, REDIS_URL
+from bench.miniapp_data import (
+    USER_BASE,
+    check_books,
+    credentials,
+    database_exists,
+    database_url,
+    drop_database,
+    load,
+    migrate,
+    warm,
+)
+from bench.miniapp_load import (
+    Load,
+    generate_load,
+    run_aiohttp,
+    run_wrk,
+)
+from bench.miniapp_servers import (
+    BARE_PATH,
+    serve_bare,
+    serve_dashboard,
+    write_tokens,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RATIO_GOAL = 0.5
 P99_GOAL = 2.0
-BOT_TOKEN = "424242:BENCH-miniapp-token-not-a-real-bot"
-USER_BASE = 30_000_000
-UID_BASE = 70_000_000
-DAYS = 90  # the records are spread over this many days before today
-ESTIMATED_DAYS = 2  # the newest days: commission not reported yet, estimated at 30% of the fee
-ESTIMATE_RATE = "0.3"
 DASHBOARD_PATH = "/api/dashboard?period=30d"
-BARE_PATH = "/bare"
-# What the dashboard reads (services/dashboard.py, services/balances.py, services/sync, the
-# users service): warmed, with their indexes, before each side's timed run.
-READ_TABLES = ("rebate_accruals", "users", "exchange_accounts", "ledger_accounts",
-               "ledger_holds", "exchanges", "sync_state", "sync_runs")
-
-
-# --- the database -------------------------------------------------------------------------
-
-
-def _credentials(url: str) -> dict[str, Any]:
-    from bot.db import parse_database_url
-
-    creds = parse_database_url(url)
-    return {"host": creds["host"], "port": creds["port"], "user": creds["user"],
-            "password": creds["password"] or None, "database": creds["database"]}
-
-
-def _database_url(name: str) -> str:
-    return f"{ADMIN_DATABASE_URL.partition('?')[0].rsplit('/', 1)[0]}/{name}"
-
-
-async def _exists(name: str) -> bool:
-    admin = await asyncpg.connect(**_credentials(ADMIN_DATABASE_URL))
-    try:
-        return bool(await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
-    finally:
-        await admin.close()
-
-
-async def _drop(name: str) -> None:
-    admin = await asyncpg.connect(**_credentials(ADMIN_DATABASE_URL))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
-def _layout(records: int, traders: int) -> tuple[int, int, int]:
-    """(accounts per trader, days per account, day stride): every record its own
-    (account, day), the days of an account spread over the DAYS before today."""
-    per_trader = -(-records // traders)
-    accounts = min(11, max(1, -(-per_trader // 25)))
-    days = -(-per_trader // accounts)
-    if days > DAYS:
-        raise SystemExit(f"{records:,} records for {traders:,} traders: more than "
-                         f"{11 * DAYS} per trader")
-    return accounts, days, max(1, DAYS // days)
-
-
-async def _migrate(url: str) -> None:
-    from tortoise import Tortoise
-
-    from bot import db as bot_db
-    from services.exchange_catalog import ExchangeCatalog
-    from services.seed import seed_reference_data
-
-    await bot_db.ensure_database(url)
-    await bot_db.migrate(url)
-    await Tortoise.close_connections()
-    await bot_db.open_database(url, pool_max=2)
-    try:
-        await seed_reference_data(ExchangeCatalog())
-    finally:
-        await bot_db.close_database()
-
-
-async def load(conn: asyncpg.Connection, records: int, traders: int, today: date) -> None:
-    """The traders, their accounts, commission records, accruals and ledger, in SQL."""
-    accounts, days, stride = _layout(records, traders)
-    await conn.execute("SET synchronous_commit = off; SET work_mem = '256MB'; "
-                       "SET maintenance_work_mem = '1GB'; SELECT setseed(0.42)")
-    exchanges = await conn.fetchval("SELECT count(*) FROM exchanges")
-    assert exchanges >= accounts, f"{exchanges} exchanges seeded, {accounts} accounts a trader"
-
-    async def step(label: str, sql: str, *args: object) -> None:
-        started = time.perf_counter()
-        status = await conn.execute(sql, *args)
-        print(f"  {label:20s} {status.rsplit(' ', 1)[-1]:>10} rows  "
-              f"{time.perf_counter() - started:6.1f} s", flush=True)
-
-    # The two big tables are filled without their indexes, which are built afterwards (one
-    # sort each instead of 5M index insertions): the same indexes and constraints in the end.
-    indexes = await conn.fetch("""
-        SELECT i.indexrelid::regclass::text AS name, i.indrelid::regclass::text AS tab,
-               pg_get_indexdef(i.indexrelid) AS definition, c.conname,
-               pg_get_constraintdef(c.oid) AS constraint_def
-        FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid
-             AND c.conrelid = i.indrelid
-        WHERE i.indrelid = ANY('{commission_records,rebate_accruals}'::regclass[])""")
-    referenced = await conn.fetchval(
-        "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND confrelid = "
-        "ANY('{commission_records,rebate_accruals}'::regclass[])")
-    assert not referenced, "a foreign key names commission_records or rebate_accruals"
-    for index in indexes:
-        if index["conname"]:
-            await conn.execute(f'ALTER TABLE {index["tab"]} DROP CONSTRAINT "{index["conname"]}"')
-        else:
-            await conn.execute(f"DROP INDEX {index['name']}")
-
-    await step("users", """
-        INSERT INTO users (id, first_name, locale, telegram_language, role, signup_source,
-                           is_banned, created_at)
-        SELECT $1::bigint + n, 'Trader ' || n, 'en', 'en', 'trader', 'organic', false,
-               now() - interval '120 days'
-        FROM generate_series(0, $2::int - 1) n""", USER_BASE, traders)
-    # Account a of trader n is on exchange (n + 5a) mod 11 (distinct for a < 11).
-    await step("exchange accounts", """
-        WITH ex AS (SELECT array_agg(id ORDER BY position, id) AS ids FROM exchanges)
-        INSERT INTO exchange_accounts (user_id, exchange_id, uid, status, created_at,
-                                       verified_at)
-        SELECT $1::bigint + n, ex.ids[1 + (n + 5 * a) % cardinality(ex.ids)],
-               ($2::bigint + n::bigint * $4 + a)::text, 'verified',
-               now() - interval '119 days', now() - interval '119 days'
-        FROM ex, generate_series(0, $3::int - 1) n, generate_series(0, $4::int - 1) a
-        ORDER BY n, a""", USER_BASE, UID_BASE, traders, accounts)
-    # Record i: trader i mod N, account k mod A and day slot k div A (k = i div N), in the order
-    # a daily sync stores them (day by day, exchange by exchange).
-    await step("commission records", """
-        INSERT INTO commission_records (source_key, exchange_id, uid, day, product, volume,
-            fee, commission, currency, rate_to_usdt, volume_usdt, fee_usdt, commission_usdt,
-            origin, revision, first_seen_at, updated_at)
-        SELECT a.exchange_id || ':' || a.uid || ':' || r.day || ':spot', a.exchange_id, a.uid,
-               r.day, 'spot', r.volume, r.fee, r.commission, 'USDT', 1, r.volume, r.fee,
-               r.commission, 'api', 1, r.day + time '06:00', r.day + time '06:00'
-        FROM (
-            SELECT k.n, k.slot, d.day, k.volume, round(k.volume * 0.0004, 8) AS fee,
-                   CASE WHEN d.day >= $6::date - $7::int THEN NULL
-                        ELSE round(k.volume * 0.0004 * 0.3, 8) END AS commission
-            FROM (
-                SELECT i % $2 AS n, (i / $2) % $3 AS slot, i / $2 / $3 AS j,
-                       round((100 + random() * 199900)::numeric, 2) AS volume
-                FROM generate_series(0::bigint, $1::bigint - 1) i
-            ) k,
-            LATERAL (SELECT $6::date - 1
-                            - ((k.n * 7 + k.slot * 41 + k.j * $4) % $5)::int AS day) d
-        ) r
-        JOIN exchange_accounts a
-          ON a.uid = ($8::bigint + r.n * $3 + r.slot)::text AND a.user_id = $9::bigint + r.n
-        ORDER BY r.day, a.exchange_id, a.uid""",
-        records, traders, accounts, stride, DAYS, today, ESTIMATED_DAYS, UID_BASE, USER_BASE)
-    await step("rebate accruals", f"""
-        INSERT INTO rebate_accruals (record_id, user_id, exchange_id, day, product, revision,
-            volume_usdt, fee_usdt, gross, trader_amount, service_amount, share, share_source,
-            estimated, updated_at)
-        SELECT c.id, a.user_id, c.exchange_id, c.day, c.product, c.revision, c.volume_usdt,
-               c.fee_usdt, g.gross, round(g.gross * e.trader_share, 8),
-               g.gross - round(g.gross * e.trader_share, 8), e.trader_share, 'exchange',
-               c.commission_usdt IS NULL, c.updated_at
-        FROM commission_records c
-        JOIN exchange_accounts a ON a.exchange_id = c.exchange_id AND a.uid = c.uid
-        JOIN exchanges e ON e.id = c.exchange_id,
-        LATERAL (SELECT coalesce(c.commission_usdt,
-                                 round(c.fee_usdt * {ESTIMATE_RATE}, 8)) AS gross) g
-        ORDER BY c.id""")
-    started = time.perf_counter()
-    for index in indexes:
-        if index["conname"]:
-            await conn.execute(f'ALTER TABLE {index["tab"]} ADD CONSTRAINT "{index["conname"]}" '
-                               f'{index["constraint_def"]}')
-        else:
-            await conn.execute(index["definition"])
-    print(f"  {len(indexes)} indexes of the two   {time.perf_counter() - started:17.1f} s",
-          flush=True)
-    async with conn.transaction():
-        await step("ledger accounts", """
-            INSERT INTO ledger_accounts (kind, owner, asset)
-            SELECT 'service_revenue', '', 'USDT'
-            UNION ALL SELECT 'exchange_receivable', id, 'USDT' FROM exchanges
-            UNION ALL SELECT 'trader_available', (u.id)::text, 'USDT'
-                      FROM users u WHERE u.id >= $1
-            ON CONFLICT DO NOTHING""", USER_BASE)
-        await step("ledger entries", """
-            INSERT INTO ledger_entries (idempotency_key, kind, content_hash, memo)
-            SELECT 'bench:opening:' || id, 'bench_opening', md5(id::text) || md5(id::text),
-                   'bench_miniapp: what the trader''s accruals booked'
-            FROM users WHERE id >= $1 ORDER BY id""", USER_BASE)
-        # Per trader: + their rebate, + the service's part, - the gross per exchange.
-        await step("ledger postings", """
-            WITH sums AS (
-                SELECT user_id, exchange_id, sum(trader_amount) AS trader,
-                       sum(service_amount) AS service, sum(gross) AS gross
-                FROM rebate_accruals GROUP BY user_id, exchange_id
-            ), legs AS (
-                SELECT user_id, 'trader_available' AS kind, user_id::text AS owner,
-                       sum(trader) AS amount FROM sums GROUP BY user_id
-                UNION ALL
-                SELECT user_id, 'service_revenue', '', sum(service) FROM sums GROUP BY user_id
-                UNION ALL
-                SELECT user_id, 'exchange_receivable', exchange_id, -gross FROM sums
-            ), entries AS (
-                SELECT id, substr(idempotency_key, 15)::bigint AS user_id FROM ledger_entries
-                WHERE idempotency_key LIKE 'bench:opening:%'
-            )
-            INSERT INTO ledger_postings (entry_id, account_id, amount)
-            SELECT en.id, acc.id, legs.amount
-            FROM legs JOIN entries en ON en.user_id = legs.user_id
-            JOIN ledger_accounts acc
-              ON acc.kind = legs.kind AND acc.owner = legs.owner AND acc.asset = 'USDT'
-            WHERE legs.amount <> 0
-            ORDER BY en.id""")
-    now = datetime.now(UTC)
-    # Every 4 hours a sync of each exchange over the 90 days, the last one an hour ago.
-    await step("sync runs", """
-        INSERT INTO sync_runs (exchange_id, trigger, status, window_start, window_end,
-            records_seen, records_new, records_changed, started_at, finished_at)
-        SELECT e.id, 'cron', 'ok', t - interval '2 days', t, 1000, 500, 10, t,
-               t + interval '40 seconds'
-        FROM exchanges e,
-             generate_series($1::timestamptz - interval '90 days', $1::timestamptz,
-                             interval '4 hours') t
-        ORDER BY t, e.id""", now - timedelta(hours=1))
-    await step("sync state", """
-        INSERT INTO sync_state (exchange_id, watermark, last_success_at, last_attempt_at,
-                                next_due_at)
-        SELECT id, $1::timestamptz, $1::timestamptz, $1::timestamptz,
-               $1::timestamptz + interval '4 hours' FROM exchanges
-        ON CONFLICT (exchange_id) DO NOTHING""", now - timedelta(hours=1))
-    started = time.perf_counter()
-    await conn.execute("VACUUM (ANALYZE)")
-    await conn.execute("CHECKPOINT")
-    print(f"  vacuum, analyze, checkpoint        {time.perf_counter() - started:6.1f} s",
-          flush=True)
-
-
-async def check_books(conn: asyncpg.Connection) -> None:
-    """The loaded ledger adds up: every account's balance is its postings' sum, and the
-    traders' balances are their accruals' rebate."""
-    mismatched = await conn.fetchval("""
-        SELECT count(*) FROM ledger_accounts a
-        LEFT JOIN (SELECT account_id, sum(amount) AS total FROM ledger_postings
-                   GROUP BY account_id) p ON p.account_id = a.id
-        WHERE a.balance <> coalesce(p.total, 0)""")
-    total = await conn.fetchval("SELECT coalesce(sum(amount), 0) FROM ledger_postings")
-    rebate = await conn.fetchval("SELECT sum(trader_amount) FROM rebate_accruals")
-    available = await conn.fetchval(
-        "SELECT sum(balance) FROM ledger_accounts WHERE kind = 'trader_available'")
-    assert mismatched == 0 and total == 0 and rebate == available, \
-        (mismatched, total, rebate, available)
-
-
-async def warm(conn: asyncpg.Connection) -> None:
-    """Read every table the dashboard reads and its indexes, right before a timed run (these
-    machines drop file pages some 30 s after they were last read)."""
-    relations = await conn.fetch("""
-        SELECT c.oid::regclass::text AS name FROM pg_class c
-        WHERE c.oid = ANY($1::text[]::regclass[])
-        UNION ALL
-        SELECT i.indexrelid::regclass::text FROM pg_index i
-        WHERE i.indrelid = ANY($1::text[]::regclass[])
-        """, list(READ_TABLES))
-    prewarm = await conn.fetchval(
-        "SELECT 1 FROM pg_extension WHERE extname = 'pg_prewarm'")
-    for row in relations:
-        if prewarm:
-            await conn.execute(f"SELECT pg_prewarm('{row['name']}', 'read')")
-        elif row["name"] in READ_TABLES:
-            await conn.execute(f'SELECT count(*) FROM "{row["name"]}"')
-
-
-# --- initData, signed as Telegram does ------------------------------------------------------
-
-
-def init_data(user_id: int, token: str, auth_date: datetime) -> str:
-    """A Mini App's initData for ``user_id``, signed for the bot ``token``
-    (core.telegram.org/bots/webapps: the data-check-string of all fields but hash, sorted,
-    ``key=value`` lines; the key HMAC-SHA256("WebAppData", token))."""
-    user = json.dumps({"id": user_id, "first_name": f"Trader {user_id}", "language_code": "en"},
-                      separators=(",", ":"))
-    fields = {"query_id": f"AAH{user_id:x}bench", "user": user,
-              "auth_date": str(int(auth_date.timestamp())), "chat_type": "private",
-              "chat_instance": str(-5_170_419_470_716_460_651 + user_id)}
-    secret = hmac.new(b"WebAppData", token.encode(), hashlib.sha256).digest()
-    check = "\n".join(sorted(f"{key}={value}" for key, value in fields.items()))
-    fields["hash"] = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
-    return urlencode(fields, quote_via=quote)
-
-
-def write_tokens(path: Path, traders: int) -> None:
-    """One line a trader: ``<user id>\\t<initData>`` (read by both load generators)."""
-    signed_at = datetime.now(UTC) - timedelta(minutes=5)
-    with path.open("w") as out:
-        for n in range(traders):
-            out.write(f"{USER_BASE + n}\t{init_data(USER_BASE + n, BOT_TOKEN, signed_at)}\n")
-
-
-# --- the two servers (each run in its own process: --serve KIND) ----------------------------
-
-
-def serve_dashboard(port: int, database_url: str, prefix: str) -> None:
-    """The real web app with the Mini App API, as the web process builds it."""
-    from redis.asyncio import Redis
-
-    from bot import db as bot_db
-    from bot.app import build_services
-    from bot.settings import load_settings
-    from services.dashboard import DashboardService
-    from services.directory import UserDirectory
-    from services.i18n import Catalog
-    from webapp.api.deps import ApiDeps
-    from webapp.app import WebDeps, create_web_app
-
-    async def main() -> None:
-        data_dir = tempfile.mkdtemp(prefix="cr-bench-miniapp-")
-        settings = load_settings({"BOT_TOKEN": BOT_TOKEN, "SECRET_KEY": "bench-miniapp",
-                                  "DATA_DIR": data_dir, "REDIS_PREFIX": prefix,
-                                  "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL})
-        await bot_db.open_database(database_url)  # the web process's pool (20)
-        services = build_services(settings, b"bench-miniapp")
-        await services.events.start()
-        redis = Redis.from_url(REDIS_URL)
-        i18n = Catalog.load(default_locale=settings.default_locale)
-        api = ApiDeps(
-            users=services.users, balances=services.balances, exchanges=services.exchanges,
-            accounts=services.accounts, referrals=services.referrals, sync=services.sync,
-            withdrawals=services.withdrawals, auto_withdrawals=services.auto_withdrawals,
-            events=services.events, i18n=i18n, redis=redis, redis_prefix=prefix,
-            session_secret=b"bench-miniapp-session-secret-32b", clock=lambda: datetime.now(UTC),
-            dashboard=DashboardService(services.balances, services.sync),
-            staff=services.staff, directory=UserDirectory(), alerts=services.alerts)
-        app = create_web_app(WebDeps(redis=redis, referrals=services.referrals,
-                                     redis_prefix=prefix, i18n=i18n, api=api,
-                                     bot_token=BOT_TOKEN))
-        await _serve(app, port)
-
-    asyncio.run(main())
-
-
-def serve_bare(port: int, database_url: str) -> None:
-    """One handler, one indexed query for the trader asked about, JSON."""
-    from aiohttp import web
-
-    key = web.AppKey("pool", asyncpg.Pool)
-    query = ("SELECT coalesce(sum(trader_amount), 0) AS rebate, count(*) AS days "
-             "FROM rebate_accruals WHERE user_id = $1 AND day >= $2")
-
-    async def handler(request: web.Request) -> web.Response:
-        user_id = int(request.query["user"])
-        since = datetime.now(UTC).date() - timedelta(days=29)
-        async with request.app[key].acquire() as conn:
-            row = await conn.fetchrow(query, user_id, since)
-        return web.json_response({"user_id": user_id, "rebate": str(row["rebate"]),
-                                  "days": row["days"]})
-
-    async def main() -> None:
-        app = web.Application()
-        # The web process's pool size (bot/db.py: Tortoise's default connection, 1..20).
-        pool = await asyncpg.create_pool(**_credentials(database_url), min_size=1, max_size=20)
-        assert pool is not None
-        app[key] = pool
-        app.router.add_get(BARE_PATH, handler)
-        await _serve(app, port)
-
-    asyncio.run(main())
-
-
-async def _serve(app: Any, port: int) -> None:
-    from aiohttp import web
-
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    await asyncio.Event().wait()
 
 
 def free_port() -> int:
@@ -473,141 +122,6 @@ async def _ready(url: str, headers: dict[str, str], process: asyncio.subprocess.
                     raise AssertionError(f"{url}: {answer.status} {body[:500]}")
             await asyncio.sleep(0.1)
     raise AssertionError(f"{url} did not answer")
-
-
-# --- the load -------------------------------------------------------------------------------
-
-
-@dataclass
-class Load:
-    requests: int
-    seconds: float
-    errors: int  # connection errors, timeouts and answers other than 200
-    p50_ms: float
-    p99_ms: float
-    max_ms: float
-
-    @property
-    def rate(self) -> float:
-        return self.requests / self.seconds
-
-
-WRK_SCRIPT = r"""
-local ids, datas = {}, {}
-local kind = os.getenv("BENCH_KIND")
-local path = os.getenv("BENCH_PATH")
-local threads = 0
-setup = function(thread)
-  threads = threads + 1
-  thread:set("seed", os.time() + threads * 7919)
-end
-init = function(args)
-  math.randomseed(seed)
-  for line in io.lines(os.getenv("BENCH_TOKENS")) do
-    local id, data = line:match("^(%d+)\t(.*)$")
-    ids[#ids + 1] = id
-    datas[#datas + 1] = data
-  end
-end
-request = function()
-  local i = math.random(#ids)
-  if kind == "bare" then
-    return wrk.format("GET", path .. "?user=" .. ids[i])
-  end
-  return wrk.format("GET", path, {["Authorization"] = "tma " .. datas[i]})
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("BENCH_RESULT %d %d %d %d %d %d\n", summary.requests,
-    summary.duration, e.connect + e.read + e.write + e.timeout + e.status,
-    latency:percentile(50), latency:percentile(99), latency.max))
-end
-"""
-
-
-async def run_wrk(url: str, path: str, kind: str, tokens: Path, connections: int,
-                  threads: int, seconds: float) -> Load:
-    wrk = shutil.which("wrk")
-    assert wrk is not None
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT)
-    env = {**os.environ, "BENCH_KIND": kind, "BENCH_PATH": path, "BENCH_TOKENS": str(tokens)}
-    process = await asyncio.create_subprocess_exec(
-        wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-        "--timeout", "10s", "-s", script.name, url, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    out, _ = await process.communicate()
-    os.unlink(script.name)
-    text = out.decode()
-    line = next((x for x in text.splitlines() if x.startswith("BENCH_RESULT")), None)
-    assert line is not None, text
-    requests, duration_us, errors, p50, p99, worst = (int(x) for x in line.split()[1:])
-    return Load(requests, duration_us / 1e6, errors, p50 / 1000, p99 / 1000, worst / 1000)
-
-
-def generate_load(url: str, path: str, kind: str, tokens: Path, connections: int,
-                  seconds: float) -> None:
-    """The aiohttp load generator's process: ``connections`` clients, each sending its next
-    request when the last one is answered, for ``seconds``; prints one JSON line."""
-    import aiohttp
-
-    traders = [line.rstrip("\n").split("\t", 1) for line in tokens.open()]
-
-    async def main() -> None:
-        latencies: list[float] = []
-        errors = 0
-        connector = aiohttp.TCPConnector(limit=connections, force_close=False)
-        timeout = aiohttp.ClientTimeout(total=10)
-        async with aiohttp.ClientSession(url, connector=connector, timeout=timeout) as session:
-            deadline = time.perf_counter() + seconds
-
-            async def client() -> None:
-                nonlocal errors
-                rng = random.Random()
-                while time.perf_counter() < deadline:
-                    user_id, data = traders[rng.randrange(len(traders))]
-                    if kind == "bare":
-                        target, headers = f"{path}?user={user_id}", {}
-                    else:
-                        target, headers = path, {"Authorization": f"tma {data}"}
-                    started = time.perf_counter()
-                    try:
-                        async with session.get(target, headers=headers) as answer:
-                            await answer.read()
-                            ok = answer.status == 200
-                    except (aiohttp.ClientError, TimeoutError):
-                        ok = False
-                    latencies.append(time.perf_counter() - started)
-                    errors += not ok
-
-            started = time.perf_counter()
-            await asyncio.gather(*(client() for _ in range(connections)))
-            elapsed = time.perf_counter() - started
-        latencies.sort()
-        print(json.dumps({"requests": len(latencies), "seconds": elapsed, "errors": errors,
-                          "p50_ms": _quantile(latencies, 0.50) * 1000,
-                          "p99_ms": _quantile(latencies, 0.99) * 1000,
-                          "max_ms": latencies[-1] * 1000 if latencies else float("nan")}))
-
-    asyncio.run(main())
-
-
-def _quantile(ordered: Sequence[float], q: float) -> float:
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-async def run_aiohttp(url: str, path: str, kind: str, tokens: Path, connections: int,
-                      seconds: float) -> Load:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.bench_miniapp", "--generate", url, "--kind", kind,
-        "--path", path, "--tokens", str(tokens), "--connections", str(connections),
-        "--duration", str(seconds), cwd=ROOT, stdout=asyncio.subprocess.PIPE)
-    out, _ = await process.communicate()
-    assert process.returncode == 0, out.decode()[-2000:]
-    result = json.loads(out.decode().strip().splitlines()[-1])
-    return Load(**result)
 
 
 # --- CPU time of the processes involved -----------------------------------------------------
@@ -783,7 +297,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     keep = os.environ.get("BENCH_MINIAPP_KEEP_DB", "") not in ("", "0")
     name = (f"cr_bench_miniapp_keep_{args.records}_{args.traders}" if keep
             else f"cr_bench_miniapp_{uuid.uuid4().hex[:6]}")
-    url = _database_url(name)
+    url = database_url(name)
     args.database = name
     today = datetime.now(UTC).date()
     prefix = f"bench-miniapp-{uuid.uuid4().hex[:6]}"
@@ -791,23 +305,23 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     tokens = work / "traders.tsv"
     servers: list[asyncio.subprocess.Process] = []
     try:
-        reuse = keep and await _exists(name)
+        reuse = keep and await database_exists(name)
         conn: asyncpg.Connection | None = None
         if reuse:
-            conn = await asyncpg.connect(**_credentials(url))
+            conn = await asyncpg.connect(**credentials(url))
             loaded = await conn.fetchval(
                 "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database "
                 "WHERE datname = current_database()")
             if loaded != f"loaded {today}":
                 await conn.close()
                 conn, reuse = None, False
-                await _drop(name)
+                await drop_database(name)
         if not reuse:
             print(f"loading {args.records:,} commission records of {args.traders:,} traders "
                   f"into {name} ...", flush=True)
             started = time.perf_counter()
-            await _migrate(url)
-            conn = await asyncpg.connect(**_credentials(url))
+            await migrate(url)
+            conn = await asyncpg.connect(**credentials(url))
             await load(conn, args.records, args.traders, today)
             await conn.execute(f"COMMENT ON DATABASE \"{name}\" IS 'loaded {today}'")
             print(f"  loaded in {time.perf_counter() - started:.0f} s (migrations included)",
@@ -855,7 +369,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
             await _stop(server)
         shutil.rmtree(work, ignore_errors=True)
         if not keep:
-            await _drop(name)
+            await drop_database(name)
     bare_side, dash_side = sides
     assert bare_side.best is not None and dash_side.best is not None
     b, d = bare_side.best, dash_side.best
