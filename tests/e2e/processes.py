@@ -16,6 +16,18 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def product_env(token: str, telegram_url: str, database_url: str, redis_url: str,
+                redis_prefix: str, web_port: int, data_dir: str,
+                **more: str) -> dict[str, str]:
+    """The settings the product's processes run with against the stand-ins in these tests."""
+    return {
+        "BOT_TOKEN": token, "TELEGRAM_API_URL": telegram_url,
+        "DATABASE_URL": database_url, "REDIS_URL": redis_url, "REDIS_PREFIX": redis_prefix,
+        "WEB_PORT": str(web_port), "WORKER_METRICS_PORT": "0", "SECRET_KEY": "e2e-secret",
+        "FLOOD_LIMIT": "1000", "DATA_DIR": data_dir, **more,
+    }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -18,7 +18,13 @@ from redis.asyncio import Redis
 from sandbox.telegram import StubClient, StubState, run_stub
 from services.models import CommissionRecord, ExchangeAccount, RebateAccrual, Role, User
 from tests.conftest import TEST_REDIS_URL
-from tests.e2e.processes import bot_process, free_port, spawn_bot, stop_process
+from tests.e2e.processes import (
+    bot_process,
+    free_port,
+    product_env,
+    spawn_bot,
+    stop_process,
+)
 from tests.e2e.test_crash_sync_booking import delete_arq_keys
 from tests.e2e.test_payout_journey import press_starting
 
@@ -44,13 +50,8 @@ async def product(db: str, telegram: tuple[StubState, str], redis: Redis, redis_
     await User.create(id=OPERATOR, first_name="Olga", username="olga", role=Role.ADMIN)
     state, telegram_url = telegram
     port = free_port()
-    env = {
-        "BOT_TOKEN": state.token, "TELEGRAM_API_URL": telegram_url,
-        "DATABASE_URL": db, "REDIS_URL": TEST_REDIS_URL, "REDIS_PREFIX": redis_prefix,
-        "WEB_PORT": str(port), "WORKER_METRICS_PORT": "0", "SECRET_KEY": "e2e-secret",
-        "FLOOD_LIMIT": "1000", "DATA_DIR": str(tmp_path / "data"),
-        "ADMIN_CHAT_ID": str(ADMIN_CHAT),
-    }
+    env = product_env(state.token, telegram_url, db, TEST_REDIS_URL, redis_prefix, port,
+                      str(tmp_path / "data"), ADMIN_CHAT_ID=str(ADMIN_CHAT))
     web_url = f"http://127.0.0.1:{port}"
     worker = await spawn_bot(["worker"], env, tmp_path / "worker.log")
     try:

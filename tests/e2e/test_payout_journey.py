@@ -38,7 +38,13 @@ from sandbox.telegram import StubClient, StubState, run_stub
 from services.models import Role, User, Withdrawal, WithdrawalStatus
 from tests.conftest import TEST_REDIS_URL
 from tests.e2e.chat_steps import amount_in, sync_now
-from tests.e2e.processes import bot_process, free_port, spawn_bot, stop_process
+from tests.e2e.processes import (
+    bot_process,
+    free_port,
+    product_env,
+    spawn_bot,
+    stop_process,
+)
 from tests.e2e.test_crash_sync_booking import delete_arq_keys
 from tests.payouts.helpers import TRON
 
@@ -97,17 +103,14 @@ async def product(db: str, telegram: tuple[StubState, str], simulator: str, redi
         "UPDATE payout_settings SET address_cooldown_hours = 0 WHERE id = 1")
     state, telegram_url = telegram
     port = free_port()
-    env = {
-        "BOT_TOKEN": state.token, "TELEGRAM_API_URL": telegram_url,
-        "DATABASE_URL": db, "REDIS_URL": TEST_REDIS_URL, "REDIS_PREFIX": redis_prefix,
-        "WEB_PORT": str(port), "WORKER_METRICS_PORT": "0", "SECRET_KEY": "e2e-secret",
-        "FLOOD_LIMIT": "1000", "DATA_DIR": str(tmp_path / "data"),
+    env = product_env(state.token, telegram_url, db, TEST_REDIS_URL, redis_prefix, port,
+                      str(tmp_path / "data"), **{
         # The first sync reads only the trading days (OKX's rate limit makes each day cost).
         "SYNC_FIRST_LOOKBACK_DAYS": str(DAYS + 1),
         "ADMIN_CHAT_ID": str(ADMIN_CHAT), "FINANCE_CHAT_ID": str(FINANCE_CHAT),
         "EXCHANGE_OKX_API_URL": f"{simulator}/okx", "EXCHANGE_OKX_API_KEY": "sim-key",
         "EXCHANGE_OKX_API_SECRET": "sim-secret", "EXCHANGE_OKX_API_PASSWORD": "sim-pass",
-    }
+    })
     web_url = f"http://127.0.0.1:{port}"
     worker_log = tmp_path / "worker.log"
     worker = await spawn_bot(["worker"], env, worker_log)

@@ -8,15 +8,14 @@ pages fit 360 px (screenshots under test-output/miniapp/admin-*.png)."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from aiohttp import ClientSession, web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp import ClientSession
+from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser, Page, expect
 
 from bot.app import Services
@@ -29,44 +28,28 @@ from tests.payouts.helpers import funded_trader, staff
 from tests.support.api_app import auth, build_app
 from tests.support.browser import OVERFLOW_JS, chromium, chromium_or_skip
 from tests.support.miniapp import output_dir, serve, settle, telegram_calls
+from tests.support.pages import (
+    JS_KEY,
+    page_config,
+    page_script,
+    pages_client,
+)
 from tests.web.test_miniapp_browser import PHONE, app_page, phone, set_locale, visit
-from webapp.pages import ADMIN_PAGES, PAGE_SCRIPTS, SCRIPT_DIR, STATIC_DIR, setup_pages
+from webapp.pages import ADMIN_PAGES, PAGE_SCRIPTS, STATIC_DIR
 
 D = Decimal
 ADMIN_PATHS = dict(ADMIN_PAGES)
-CONFIG_BLOCK = re.compile(
-    r'<script type="application/json" id="app-config">(.*?)</script>', re.S)
-# t("key") and t(`prefix.${…}`) in the page scripts.
-JS_KEY = re.compile(r"""\bt\(\s*(?:"([a-z0-9_.]+)"|`([a-z0-9_.]+)\$\{)""")
 
 
 # --- the shells ------------------------------------------------------------------------------
 
 
-class _Deps:
-    def __init__(self, i18n: Catalog) -> None:
-        self.i18n = i18n
-        self.bot_username = "CryptoRebateBot"
 
 
 @pytest.fixture
 async def client(i18n: Catalog) -> AsyncIterator[TestClient]:
-    app = web.Application()
-    setup_pages(app, _Deps(i18n))  # type: ignore[arg-type]
-    async with TestClient(TestServer(app)) as test_client:
+    async with pages_client(i18n) as test_client:
         yield test_client
-
-
-def _config(html: str) -> dict[str, Any]:
-    match = CONFIG_BLOCK.search(html)
-    assert match, "no configuration block"
-    config = json.loads(match.group(1))
-    assert isinstance(config, dict)
-    return config
-
-
-def _script(name: str) -> str:
-    return (SCRIPT_DIR / f"{name}.js").read_text()
 
 
 @pytest.mark.parametrize("lang", ["en", "ru"])
@@ -90,7 +73,7 @@ async def test_an_admin_page_renders_translated_under_the_csp(
     title_key = "app.admin.users.title" if page == "admin_users" else "app.admin.user.title"
     assert f"<title>{t(title_key)} · " in html
 
-    config = _config(html)
+    config = page_config(html)
     assert config["page"] == page and config["lang"] == lang
     texts = config["texts"]
     assert texts["common.retry_button"] == t("app.common.retry_button")
@@ -101,7 +84,7 @@ async def test_an_admin_page_renders_translated_under_the_csp(
     # Telegram's BackButton: from a user to the directory, from the directory to the app.
     home = "/app/admin/" if page == "admin_user" else "/app/"
     assert config["home_url"] == f"{home}?lang={lang}"
-    for key, prefix in JS_KEY.findall(_script(page)):
+    for key, prefix in JS_KEY.findall(page_script(page)):
         if key:
             assert key in texts, (page, key)
         else:
@@ -120,7 +103,7 @@ async def test_the_directorys_choices_come_from_the_models(client: TestClient) -
 
 async def test_the_traders_pages_do_not_carry_the_admin_words(client: TestClient) -> None:
     html = await (await client.get("/app/history", params={"lang": "en"})).text()
-    assert not any(key.startswith("admin.") for key in _config(html)["texts"])
+    assert not any(key.startswith("admin.") for key in page_config(html)["texts"])
     assert "/app/admin" not in html
 
 
@@ -144,7 +127,7 @@ async def test_an_admin_script_is_whitelisted_and_builds_without_html(
     assert response.headers["Content-Type"].startswith("text/javascript")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     source = await response.text()
-    assert source == _script(name)
+    assert source == page_script(name)
     for unsafe in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(",
                    ".style.", "toFixed", "toLocaleString", "Intl."):
         assert unsafe not in source, (name, unsafe)  # no HTML parsing, no number formatting

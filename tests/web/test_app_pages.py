@@ -4,50 +4,32 @@ carries the words its script shows; the page scripts are served from a whitelist
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from services.i18n import Catalog
-from webapp.pages import PAGES, SCRIPT_DIR, STATIC_DIR, setup_pages
+from tests.support.pages import (
+    JS_KEY,
+    page_config,
+    page_script,
+    pages_client,
+)
+from webapp.pages import PAGES, SCRIPT_DIR, STATIC_DIR
 
 PATHS = [path for _, path, _ in PAGES] + ["/app/login"]
 # The pages this module's scripts fill (withdraw has its own tests).
 OWN_PAGES = ("dashboard", "exchanges", "accounts", "history", "settings")
-CONFIG_BLOCK = re.compile(
-    r'<script type="application/json" id="app-config">(.*?)</script>', re.S)
-# t("key") and t(`prefix.${…}`) in the page scripts.
-JS_KEY = re.compile(r"""\bt\(\s*(?:"([a-z0-9_.]+)"|`([a-z0-9_.]+)\$\{)""")
 
 
-class _Deps:
-    def __init__(self, i18n: Catalog, bot_username: str | None) -> None:
-        self.i18n = i18n
-        self.bot_username = bot_username
 
 
 @pytest.fixture
 async def client(i18n: Catalog) -> AsyncIterator[TestClient]:
-    app = web.Application()
-    setup_pages(app, _Deps(i18n, "CryptoRebateBot"))  # type: ignore[arg-type]
-    async with TestClient(TestServer(app)) as test_client:
+    async with pages_client(i18n) as test_client:
         yield test_client
-
-
-def _config(html: str) -> dict[str, object]:
-    match = CONFIG_BLOCK.search(html)
-    assert match, "no configuration block"
-    config = json.loads(match.group(1))
-    assert isinstance(config, dict)
-    return config
-
-
-def _script(name: str) -> str:
-    return (SCRIPT_DIR / f"{name}.js").read_text()
 
 
 @pytest.mark.parametrize("lang", ["en", "ru"])
@@ -75,7 +57,7 @@ async def test_the_config_carries_every_word_the_page_script_shows(
         client: TestClient, i18n: Catalog, page: str, lang: str) -> None:
     path = dict((name, url) for name, url, _ in PAGES)[page]
     html = await (await client.get(path, params={"lang": lang})).text()
-    config = _config(html)
+    config = page_config(html)
     assert config["page"] == page and config["lang"] == lang
     texts = config["texts"]
     assert isinstance(texts, dict)
@@ -84,7 +66,7 @@ async def test_the_config_carries_every_word_the_page_script_shows(
     assert all(key.startswith(("common.", f"{page}.")) for key in texts), "another page's words"
     urls = config["urls"]
     assert isinstance(urls, dict) and urls["dashboard"] == f"/app/?lang={lang}"
-    for source in (_script(page), (STATIC_DIR / "app.js").read_text()):
+    for source in (page_script(page), (STATIC_DIR / "app.js").read_text()):
         for key, prefix in JS_KEY.findall(source):
             if key:
                 assert key in texts, (page, key)
@@ -116,7 +98,7 @@ async def test_a_page_script_is_served_as_javascript(client: TestClient, page: s
     assert response.status == 200
     assert response.headers["Content-Type"].startswith("text/javascript")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert await response.text() == _script(page)
+    assert await response.text() == page_script(page)
 
 
 @pytest.mark.parametrize("path", [
@@ -157,14 +139,14 @@ async def test_the_withdraw_page_loads_its_two_scripts_in_order(
     ours = [(src, defer) for src, defer in tags if src.startswith("/static/")]
     assert ours == [("/static/app.js", " defer"), ("/static/pages/withdraw.js", " defer"),
                     ("/static/pages/withdrawals.js", " defer")], tags
-    texts = _config(html)["texts"]
+    texts = page_config(html)["texts"]
     assert isinstance(texts, dict)
     for name in WITHDRAW_SCRIPTS:
         response = await client.get(f"/static/pages/{name}.js")
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("text/javascript")
         source = await response.text()
-        assert source == _script(name)
+        assert source == page_script(name)
         for unsafe in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write",
                        "eval(", "CSSStyleSheet", "adoptedStyleSheets", ".style."):
             assert unsafe not in source, (name, unsafe)
@@ -182,6 +164,6 @@ def test_the_shared_core_documents_what_it_exposes() -> None:
         assert f"C.{name}" in header, f"C.{name} is not documented at the top of app.js"
 
 
-def test_every_page_has_its_script() -> None:
+def test_every_page_has_itspage_script() -> None:
     for page in OWN_PAGES:
         assert (SCRIPT_DIR / f"{page}.js").is_file(), page
