@@ -86,8 +86,28 @@ class Snapshot:
     alerts_firing: int
 
 
-def _percent(part: int, whole: int) -> Decimal:
+def percent(part: int, whole: int) -> Decimal:
     return (Decimal(part) * 100 / whole).quantize(Decimal("0.1")) if whole else ZERO
+
+
+@dataclass(frozen=True)
+class Share:
+    """A part of a whole, for the dashboards' splits and histograms."""
+
+    key: str  # a code the page words: a screen, platform, source, network, bucket
+    count: int
+    percent: Decimal  # of the whole the dashboard names for it
+
+
+def histogram(hours: list[Decimal],
+              buckets: tuple[tuple[str, int | None], ...]) -> tuple[Share, ...]:
+    """Durations in hours counted into ``buckets`` ((label, upper bound), the last open)."""
+    counts = dict.fromkeys((label for label, _ in buckets), 0)
+    for value in hours:
+        label = next(label for label, bound in buckets if bound is None or value < bound)
+        counts[label] += 1
+    return tuple(Share(label, count, percent(count, len(hours)))
+                 for label, count in counts.items())
 
 
 class StatsService:
@@ -111,8 +131,8 @@ class StatsService:
             gross=Decimal(row["gross"]),
             traders=users["total"],
             new_traders=Compared(Decimal(users["new"]), Decimal(users["prev_new"])),
-            activation=Compared(_percent(row["active"], users["total"]),
-                                _percent(row["prev_active"], users["prev_total"])),
+            activation=Compared(percent(row["active"], users["total"]),
+                                percent(row["prev_active"], users["prev_total"])),
             by_exchange=_top(exchanges, revenue),
             days=tuple((day, Decimal(day_rows[day]["volume"] or 0) if day in day_rows else ZERO,
                         Decimal(day_rows[day]["revenue"]) if day in day_rows else ZERO)
