@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, Decimal
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -76,10 +76,11 @@ DATA_DAYS = {"blofin": 93}
 DEFAULT_DATA_DAYS = 35
 TRADERS = 5
 # How an 8-dp record column keeps a longer USDT value (a Bybit coin amount × its daily close):
-# PostgreSQL's numeric rounds half away from zero, so a converted coin row may be up to 0.5e-8
-# above amount × close. The ledger then books exactly what is stored (its own splits cut toward
-# zero, services.ledger.money.round_money); pinned here as the product stores it.
-RECORD_ROUNDING = ROUND_HALF_UP
+# A converted coin row keeps amount × close cut toward zero to 8 decimals (the store cuts it,
+# services.commission_store.ledger_usdt: the column alone would round half up, and the record
+# would say more than the exchange paid). The ledger then books exactly what is stored (its own
+# splits cut toward zero too, services.ledger.money.round_money).
+RECORD_ROUNDING = ROUND_DOWN
 
 _user_ids = itertools.count(810_000_000)
 

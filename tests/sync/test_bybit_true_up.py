@@ -64,9 +64,10 @@ async def test_estimated_bybit_accruals_are_trued_up(db: str, sim: Sim) -> None:
     for (who, day), amounts in paid.items():
         if who != uid:
             continue
-        # One record per coin paid, each valued at its day's close and rounded on its own.
+        # One record per coin paid, each valued at its day's close and cut to 8 decimals on
+        # its own (the record's USDT value), then the trader's share of that, cut again.
         for coin, amount in amounts.items():
-            expected += cut(paid_usdt({coin: amount}, day) * SHARE)
+            expected += cut(cut(paid_usdt({coin: amount}, day)) * SHARE)
     assert await Ledger().balance(trader) == expected
     accruals = await RebateAccrual.filter(user_id=user_id)
     assert {a.estimated for a in accruals} == {False}
