@@ -19,6 +19,8 @@ async def check_alerts(ctx: dict[str, Any]) -> str:
         "sync_failed": await alert_rules.sync_failed(services.sync, now),
         "activation_low": await alert_rules.activation_low(now),
         "revenue_drop": await alert_rules.revenue_drop(now),
+        "key_expiry": await alert_rules.key_expiry(now),
+        "key_expired": await alert_rules.key_expired(now),
     }
     told = []
     for family, firing in rules.items():

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from pydantic import SecretStr
 from redis.asyncio import Redis
@@ -25,6 +25,8 @@ from services.accounts import AccountService
 from services.alerts import AlertService
 from services.balances import BalanceService
 from services.broadcasts import BroadcastService
+from services.credential_store import CredentialBook
+from services.credentials import CredentialCipher, previous_keys
 from services.digests import DigestService
 from services.events import EventService
 from services.exchange_catalog import ExchangeCatalog
@@ -81,6 +83,7 @@ class Services:
     alerts: AlertService
     stats: StatsService
     broadcasts: BroadcastService
+    credentials: CredentialBook  # exchange API keys set in the admin screens
 
     def as_workflow_data(self) -> dict[str, object]:
         return {
@@ -103,48 +106,75 @@ class Services:
         }
 
 
-def build_source_factory(settings: Settings) -> SourceFactory:
-    """Affiliate adapters built from EXCHANGE_<ID>_* settings; None where no key is set."""
+class AdapterKeys(TypedDict):
+    api_url: str | None
+    api_key: str | None
+    api_secret: str | None
+    api_password: str | None
+
+
+def api_credentials(settings: Settings, book: CredentialBook | None,
+                    exchange_id: str) -> AdapterKeys | None:
+    """The keyword arguments of an adapter: the credentials stored in the admin screens
+    (services/credential_store.py, as of its last refresh) over EXCHANGE_<ID>_* settings; the
+    API URL always from the settings. None where neither has a key, or the stored ones cannot
+    be decrypted (never a silent fall-back to an older key from the environment)."""
+    env = settings.exchanges.get(exchange_id)
+    api_url = env.api_url if env is not None else None
+    if book is not None and book.has_row(exchange_id):
+        stored = book.lookup(exchange_id)
+        if stored is None:
+            return None
+        return {"api_url": api_url, "api_key": stored.api_key,
+                "api_secret": stored.api_secret, "api_password": stored.api_password}
+    if env is None or env.api_key is None:
+        return None
+
+    def reveal(secret: SecretStr | None) -> str | None:
+        return secret.get_secret_value() if secret is not None else None
+
+    return {"api_url": api_url, "api_key": reveal(env.api_key),
+            "api_secret": reveal(env.api_secret), "api_password": reveal(env.api_password)}
+
+
+def build_source_factory(settings: Settings,
+                         credentials: CredentialBook | None = None) -> SourceFactory:
+    """Affiliate adapters built from the stored or EXCHANGE_<ID>_* credentials; None where
+    no key is set."""
 
     def build(exchange_id: str) -> AffiliateSource | None:
-        credentials = settings.exchanges.get(exchange_id)
-        if credentials is None or credentials.api_key is None:
+        found = api_credentials(settings, credentials, exchange_id)
+        if found is None:
             return None
-
-        def reveal(secret: SecretStr | None) -> str | None:
-            return secret.get_secret_value() if secret is not None else None
-
         try:
-            return build_source(
-                exchange_id, api_url=credentials.api_url, api_key=reveal(credentials.api_key),
-                api_secret=reveal(credentials.api_secret),
-                api_password=reveal(credentials.api_password),
-            )
+            return build_source(exchange_id, **found)
         except ValueError:  # a CSV-only exchange: its data arrives as imported files
             return None
 
     return build
 
 
-def build_payout_factory(settings: Settings) -> PayoutSourceFactory:
-    """Payout adapters from the same EXCHANGE_<ID>_* credentials (the key needs the exchange's
-    withdraw permission for payouts); None where no key is set or no adapter exists."""
+def build_payout_factory(settings: Settings,
+                         credentials: CredentialBook | None = None) -> PayoutSourceFactory:
+    """Payout adapters from the same credentials (the key needs the exchange's withdraw
+    permission for payouts); None where no key is set or no adapter exists."""
 
     def build(exchange_id: str) -> PayoutSource | None:
-        credentials = settings.exchanges.get(exchange_id)
-        if credentials is None or credentials.api_key is None:
-            return None
-
-        def reveal(secret: SecretStr | None) -> str | None:
-            return secret.get_secret_value() if secret is not None else None
-
-        return payout_source(
-            exchange_id, api_url=credentials.api_url, api_key=reveal(credentials.api_key),
-            api_secret=reveal(credentials.api_secret),
-            api_password=reveal(credentials.api_password),
-        )
+        found = api_credentials(settings, credentials, exchange_id)
+        return None if found is None else payout_source(exchange_id, **found)
 
     return build
+
+
+def build_credentials(settings: Settings, secret_key: bytes) -> CredentialBook:
+    """The stored exchange credentials under SECRET_KEY (and SECRET_KEY_PREVIOUS while a
+    rotation is under way: services/credentials.py)."""
+    previous = (settings.secret_key_previous.get_secret_value()
+                if settings.secret_key_previous is not None else None)
+    return CredentialBook(
+        CredentialCipher(secret_key, previous_keys(previous)),
+        env_keys=frozenset(exchange_id for exchange_id, env in settings.exchanges.items()
+                           if env.api_key is not None))
 
 
 def internal_payout_exchanges(settings: Settings) -> frozenset[str]:
@@ -164,6 +194,7 @@ def build_services(settings: Settings, secret_key: bytes) -> Services:
     withdrawals = WithdrawalService(
         ledger, payout_config, internal_exchanges=internal_payout_exchanges(settings))
     users = UserService(events, admin_ids=frozenset(settings.admin_ids))
+    credentials = build_credentials(settings, secret_key)
     return Services(
         events=events,
         users=users,
@@ -172,12 +203,13 @@ def build_services(settings: Settings, secret_key: bytes) -> Services:
         referrals=ReferralService(secret_key, settings.tracked_link_base_url, exchanges, events),
         notifications=notifications,
         sync=SyncService(
-            build_source_factory(settings), notifications, events,
+            build_source_factory(settings, credentials), notifications, events,
             uid_reject_after=timedelta(hours=settings.uid_reject_after_hours),
             first_lookback=timedelta(days=settings.sync_first_lookback_days),
             reread_days=settings.reread_days,
             deep_reread=timedelta(days=settings.sync_deep_reread_days),
             deep_reread_every=timedelta(days=settings.sync_deep_reread_every_days),
+            credentials=credentials,
         ),
         balances=BalanceService(),
         rebates=RebateEngine(),
@@ -187,12 +219,15 @@ def build_services(settings: Settings, secret_key: bytes) -> Services:
         disputes=UidDisputeService(notifications, events),
         withdrawals=withdrawals,
         approvals=ApprovalService(ledger, payout_config),
-        payouts=PayoutEngine(ledger, payout_config, build_payout_factory(settings)),
+        payouts=PayoutEngine(ledger, payout_config,
+                             build_payout_factory(settings, credentials),
+                             credentials=credentials),
         auto_withdrawals=AutoWithdrawals(withdrawals),
         staff=StaffService(users),
         alerts=AlertService(),
         stats=StatsService(),
         broadcasts=BroadcastService(settings.default_locale),
+        credentials=credentials,
     )
 
 

@@ -18,6 +18,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,10 @@ class Settings(BaseSettings):
     finance_chat_id: int | None = None
     admin_ids: list[int] = Field(default_factory=list)
     secret_key: SecretStr | None = None
+    # The master key(s) before the last change of SECRET_KEY, comma-separated: the exchange
+    # credentials stored under them still decrypt, and are re-encrypted under SECRET_KEY at the
+    # worker's start (services/credentials.py). Unset once that has run.
+    secret_key_previous: SecretStr | None = None
     data_dir: Path = Path(".data")
     # Prefix of every Redis key (FSM, queues, flood control), so deployments can share a Redis.
     redis_prefix: str = Field(default="cr", pattern=r"^[A-Za-z0-9_-]{1,32}$")
@@ -110,6 +115,10 @@ class Settings(BaseSettings):
     # How old the Mini App's initData (and the Login Widget's data) may be; Telegram sets no
     # limit ("to prevent the use of outdated data", check auth_date). Also the session's life.
     miniapp_auth_max_age_seconds: int = Field(default=86400, ge=60)
+    # A manual ledger adjustment above this many USDT needs a second, different admin. An
+    # environment setting, not a row the admin screens edit: the rule that stops one admin
+    # moving money alone must not be one that admin can lift alone.
+    adjust_second_admin_above: Decimal = Field(default=Decimal("100"), ge=0, le=1_000_000)
 
     exchanges: dict[str, ExchangeCredentials] = Field(default_factory=dict, exclude=True)
     # EXCHANGE_<ID>_REREAD_DAYS: days before the watermark that each sync reads again.

@@ -7,6 +7,7 @@ import asyncio
 import errno
 import logging
 import socket
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from aiogram import Bot, Dispatcher
@@ -26,9 +27,12 @@ from bot.app import (
 from bot.commands_menu import publish_commands, publish_menu_button
 from bot.settings import Settings, SettingsError
 from bot.watchdog import WorkerWatchdog
+from handlers.finance import refresh_card
 from handlers.outage import OutageResponder
+from services.adjustments import AdjustmentService
 from services.dashboard import DashboardService
 from services.directory import UserDirectory
+from services.exchange_admin import ExchangeAdmin
 from services.i18n import Catalog
 from services.jobs import enqueue_payout, enqueue_uid_check
 from services.rate_card import RateCardService
@@ -101,6 +105,17 @@ class WebProcess:
         self._polling: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
 
+    def _card_refresher(self, i18n: Catalog) -> Callable[[int], Awaitable[None]]:
+        """After a decision in the payout screen, the finance card is edited as after a click
+        in the chat (in the worker's language of cards: the default locale)."""
+        bot, t = self.bot, i18n.translator(self.settings.default_locale)
+
+        async def refresh(withdrawal_id: int) -> None:
+            if bot is not None and self.settings.finance_chat_id is not None:
+                await refresh_card(bot, t, withdrawal_id)
+
+        return refresh
+
     async def start(self) -> None:
         settings = self.settings
         if settings.webhook_mode and settings.webhook_secret is None:
@@ -140,7 +155,11 @@ class WebProcess:
             enqueue_uid_check=lambda account_id: enqueue_uid_check(
                 arq, self.redis_prefix, account_id),
             enqueue_payout=lambda withdrawal_id: enqueue_payout(
-                arq, self.redis_prefix, withdrawal_id))
+                arq, self.redis_prefix, withdrawal_id),
+            exchange_admin=ExchangeAdmin(services.exchanges, services.sync, services.rates,
+                                         services.credentials),
+            adjustments=AdjustmentService(settings.adjust_second_admin_above),
+            approvals=services.approvals, refresh_finance_card=self._card_refresher(i18n))
         app = create_web_app(WebDeps(
             redis=self.infra.redis, referrals=services.referrals, redis_prefix=self.redis_prefix,
             bot=self.bot, dispatcher=self.dispatcher,

@@ -296,6 +296,8 @@ def build_worker(settings: Settings, infra: Infrastructure, *, burst: bool = Fal
         ctx["services"] = build_services(settings, resolve_secret_key(settings))
         ctx["i18n"] = Catalog.load(default_locale=settings.default_locale)
         await ctx["services"].events.start()
+        # Exchange credentials stored under SECRET_KEY_PREVIOUS, re-encrypted under SECRET_KEY.
+        await ctx["services"].credentials.rotate_all()
         if settings.bot_token is not None:
             # No waiting inside a send: the outbox reschedules a 429'd notification itself.
             ctx["bot"] = create_bot(settings, retry_after_429=False)

@@ -11,11 +11,15 @@ Where the seed leaves a reading open, the one taken:
 - revenue down > 30 % week on week: our share of the commission (the accruals' service amount)
   over the 7 UTC days ending two days ago, against the 7 before; two days back because
   exchanges report a day late, so yesterday is rarely complete.
+- an exchange API key expiring within 7 days: a key stored in the admin screens with an expiry
+  date (services/credential_store.py) at most KEY_WARNING_DAYS days away, one alert per
+  exchange (``key_expiry``); on its expiry day it counts as expired (``key_expired``, told
+  too). Replacing or removing the key resolves both. Keys from the environment have no date.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from tortoise import Tortoise
@@ -28,6 +32,7 @@ SYNC_FAILED_AFTER = timedelta(hours=1)
 ACTIVATION_FLOOR = Decimal("0.25")
 MIN_SIGNUPS = 20
 REVENUE_DROP = Decimal("0.30")
+KEY_WARNING_DAYS = 7
 
 
 async def sync_failed(sync: SyncService, now: datetime) -> dict[str, Params]:
@@ -70,3 +75,24 @@ async def revenue_drop(now: datetime) -> dict[str, Params]:
     return {"": {"percent": f"{(previous - week) * 100 / previous:.1f}",
                  "week": money(week), "previous": money(previous),
                  "until": end.isoformat()}}
+
+
+async def _stored_keys_expiring_by(day: date) -> list[dict[str, object]]:
+    return await Tortoise.get_connection("default").execute_query_dict(
+        "SELECT c.exchange_id, c.hint, c.expires_on, e.name FROM exchange_credentials c "
+        "JOIN exchanges e ON e.id = c.exchange_id WHERE c.revoked_at IS NULL "
+        "AND c.expires_on <= $1 ORDER BY c.exchange_id", [day])
+
+
+async def key_expiry(now: datetime) -> dict[str, Params]:
+    """Stored keys that expire within KEY_WARNING_DAYS days (or have expired)."""
+    rows = await _stored_keys_expiring_by(now.date() + timedelta(days=KEY_WARNING_DAYS))
+    return {str(r["exchange_id"]): {"name": r["name"], "hint": r["hint"],
+                                    "day": str(r["expires_on"])} for r in rows}
+
+
+async def key_expired(now: datetime) -> dict[str, Params]:
+    """Stored keys whose expiry day has come."""
+    rows = await _stored_keys_expiring_by(now.date())
+    return {str(r["exchange_id"]): {"name": r["name"], "hint": r["hint"],
+                                    "day": str(r["expires_on"])} for r in rows}

@@ -3,12 +3,12 @@ rounded away. Shared by the bot's screens, the outbox and the web pages."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
 
 from babel import Locale
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from babel.numbers import parse_pattern
 
 # At least two decimals; more when the amount has them, up to the ledger's 8: 0.00000123 USDT
@@ -42,3 +42,8 @@ def moment(at: datetime, locale: str = "en") -> str:
     the zone is named): "3 December, 14:05 UTC", "3 декабря, 14:05 UTC"."""
     return format_datetime(at.astimezone(UTC), "d MMMM, HH:mm", tzinfo=UTC,
                            locale=locale) + " UTC"
+
+
+def day_text(day: date, locale: str = "en") -> str:
+    """A calendar day as the reader writes it: "3 December 2026", "3 декабря 2026 г."."""
+    return str(format_date(day, "long", locale=locale))

@@ -15,13 +15,15 @@ from services.models import Role
 
 class Permission(StrEnum):
     STATS = "stats"  # /stats, the dashboards
-    EXCHANGES_VIEW = "exchanges.view"  # /status
+    EXCHANGES_VIEW = "exchanges.view"  # /status, the Exchanges screen
+    EXCHANGES_EDIT = "exchanges.edit"  # enable, link, sync interval, API credentials
     SYNC = "sync"  # /sync, CSV import
     RATES = "rates"  # trader shares, estimate rates, rate groups
     USERS_VIEW = "users.view"  # /user, the users directory
     USERS_BAN = "users.ban"
     USERS_ROLE = "users.role"
     PAYOUTS_DECIDE = "payouts.decide"  # approve / reject / retry (the finance chat's own rules)
+    PAYOUTS_CONFIG = "payouts.config"  # payout networks, limits and thresholds
     BROADCAST = "broadcast"
     ADJUST = "adjust"  # manual ledger adjustments
     AUDIT_VIEW = "audit.view"
@@ -31,12 +33,14 @@ _EVERY_OPERATOR = frozenset({Role.ADMIN, Role.FINANCE, Role.OPS, Role.VIEWER})
 ALLOWED: dict[Permission, frozenset[Role]] = {
     Permission.STATS: _EVERY_OPERATOR,
     Permission.EXCHANGES_VIEW: frozenset({Role.ADMIN, Role.OPS, Role.VIEWER}),
+    Permission.EXCHANGES_EDIT: frozenset({Role.ADMIN}),
     Permission.SYNC: frozenset({Role.ADMIN, Role.OPS}),
     Permission.RATES: frozenset({Role.ADMIN}),
     Permission.USERS_VIEW: _EVERY_OPERATOR,
     Permission.USERS_BAN: frozenset({Role.ADMIN, Role.OPS}),
     Permission.USERS_ROLE: frozenset({Role.ADMIN}),
     Permission.PAYOUTS_DECIDE: frozenset({Role.ADMIN, Role.FINANCE}),
+    Permission.PAYOUTS_CONFIG: frozenset({Role.ADMIN}),
     Permission.BROADCAST: frozenset({Role.ADMIN}),
     Permission.ADJUST: frozenset({Role.ADMIN}),
     Permission.AUDIT_VIEW: frozenset({Role.ADMIN, Role.FINANCE}),

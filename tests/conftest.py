@@ -82,6 +82,7 @@ async def db(orm: str, services: Services) -> str:
     await seed_reference_data(ExchangeCatalog())
     services.users.forget_cache()
     services.exchanges.forget_cache()
+    services.credentials.forget()
     return orm
 
 

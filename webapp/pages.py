@@ -37,12 +37,18 @@ PAGES = (("dashboard", "/app/", "📊"), ("exchanges", "/app/exchanges", "🏦")
 
 # The operators' pages (page, path): not in the traders' bottom bar; each links to the other.
 # The shell renders for anyone; the admin API answers by the caller's role.
-ADMIN_PAGES = (("admin_users", "/app/admin/"), ("admin_user", "/app/admin/user"))
+ADMIN_PAGES = (("admin_users", "/app/admin/"), ("admin_user", "/app/admin/user"),
+               ("admin_payouts", "/app/admin/payouts"),
+               ("admin_payout_settings", "/app/admin/payout-settings"),
+               ("admin_audit", "/app/admin/audit"),
+               ("admin_dashboards", "/app/admin/dashboards"),
+               ("admin_exchanges", "/app/admin/exchanges"))
 
 # The page scripts /static/pages/<name>.js that exist to be served: one per page, and the
 # withdraw page's second (the status and the listing, withdraw.html loads it), nothing else.
 PAGE_SCRIPTS = frozenset([*(name for name, _, _ in PAGES), "withdrawals",
-                          *(name for name, _ in ADMIN_PAGES)])
+                          *(name for name, _ in ADMIN_PAGES),
+                          "admin_adjust"])  # manual adjustments: both users pages' second
 SCRIPT_DIR = STATIC_DIR / "pages"
 STATIC_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=300"}
 

@@ -36,8 +36,8 @@ def _name(user: UserDTO) -> str:
 
 
 async def _file(t: Translator, user: UserDTO, viewer: UserDTO, accounts: AccountService,
-                balances: BalanceService, withdrawals: WithdrawalService
-                ) -> tuple[str, InlineKeyboardMarkup | None]:
+                balances: BalanceService, withdrawals: WithdrawalService,
+                miniapp_url: str | None = None) -> tuple[str, InlineKeyboardMarkup | None]:
     locale = t.locale
     lines = [t("admin.user.head", name=_name(user), id=user.id,
                role=t(f"admin.role.{user.role.value}"),
@@ -56,12 +56,20 @@ async def _file(t: Translator, user: UserDTO, viewer: UserDTO, accounts: Account
     lines.append(t("admin.user.withdrawals") if recent else t("admin.user.no_withdrawals"))
     lines += [t("admin.user.withdrawal", id=w.id, amount=money(w.amount, locale),
                 status=t(f"withdraw.status.{w.status.value}")) for w in recent]
-    return "\n".join(lines), _buttons(t, user, viewer)
+    return "\n".join(lines), _buttons(t, user, viewer, miniapp_url)
 
 
-def _buttons(t: Translator, user: UserDTO, viewer: UserDTO) -> InlineKeyboardMarkup | None:
-    """Only the buttons the viewer's role may press (the press is checked again anyway)."""
+def _buttons(t: Translator, user: UserDTO, viewer: UserDTO,
+             miniapp_url: str | None) -> InlineKeyboardMarkup | None:
+    """Only the buttons the viewer's role may press (the press is checked again anyway), and
+    the user's page in the admin screens where the Mini App has an address. A link, not a
+    web_app button: Telegram allows those only in private chats, and this is the admin chat
+    (the page opens in the browser, signed in with the Login Widget)."""
     rows: list[list[InlineKeyboardButton]] = []
+    if miniapp_url is not None:
+        rows.append([InlineKeyboardButton(
+            text=t("admin.user.button.open_page"),
+            url=f"{miniapp_url}admin/user?id={user.id}&lang={t.locale}")])
     if allowed(viewer.role, Permission.USERS_BAN) and user.id != viewer.id:
         action = StaffAction.UNBAN if user.is_banned else StaffAction.BAN
         rows.append([InlineKeyboardButton(
@@ -79,7 +87,7 @@ def _buttons(t: Translator, user: UserDTO, viewer: UserDTO) -> InlineKeyboardMar
 @router.message(Command("user"), Allowed(Permission.USERS_VIEW))
 async def cmd_user(message: Message, command: CommandObject, t: Translator, user: UserDTO,
                    staff: StaffService, accounts: AccountService, balances: BalanceService,
-                   withdrawals: WithdrawalService) -> None:
+                   withdrawals: WithdrawalService, miniapp_url: str | None = None) -> None:
     query = (command.args or "").strip()
     if not query:
         await message.answer(t("admin.user.usage"))
@@ -88,7 +96,8 @@ async def cmd_user(message: Message, command: CommandObject, t: Translator, user
     if not found:
         await message.answer(t("admin.user.not_found", query=escape(query)))
     elif len(found) == 1:
-        text, markup = await _file(t, found[0], user, accounts, balances, withdrawals)
+        text, markup = await _file(t, found[0], user, accounts, balances, withdrawals,
+                                   miniapp_url)
         await message.answer(text, reply_markup=markup)
     else:
         await message.answer(t("admin.user.several", count=len(found)), reply_markup=(
@@ -120,7 +129,8 @@ async def cmd_role(message: Message, command: CommandObject, t: Translator, user
 @router.callback_query(StaffCB.filter(), Allowed(Permission.USERS_VIEW))
 async def on_staff_button(query: CallbackQuery, callback_data: StaffCB, t: Translator,
                           user: UserDTO, staff: StaffService, accounts: AccountService,
-                          balances: BalanceService, withdrawals: WithdrawalService) -> None:
+                          balances: BalanceService, withdrawals: WithdrawalService,
+                          miniapp_url: str | None = None) -> None:
     action, target_id = callback_data.action, callback_data.user_id
     try:
         if action in (StaffAction.BAN, StaffAction.UNBAN):
@@ -136,7 +146,7 @@ async def on_staff_button(query: CallbackQuery, callback_data: StaffCB, t: Trans
     if target is None or not isinstance(query.message, Message):
         await query.answer(t("admin.user.not_found", query=target_id), show_alert=True)
         return
-    text, markup = await _file(t, target, user, accounts, balances, withdrawals)
+    text, markup = await _file(t, target, user, accounts, balances, withdrawals, miniapp_url)
     if action is StaffAction.OPEN:
         await query.message.answer(text, reply_markup=markup)
     else:

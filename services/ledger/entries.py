@@ -54,6 +54,10 @@ class AccountRef(NamedTuple):
     def suspense(cls, asset: str = USDT) -> AccountRef:
         return cls(AccountKind.SUSPENSE, "", asset)
 
+    @classmethod
+    def adjustments(cls, asset: str = USDT) -> AccountRef:
+        return cls(AccountKind.ADJUSTMENTS, "", asset)
+
 
 @dataclass(frozen=True)
 class Leg:

@@ -1,8 +1,13 @@
 """Tortoise models, one file per domain. Only services/ imports these."""
 
 from services.models.accounts import AccountStatus, ExchangeAccount
+from services.models.adjustments import (
+    AdjustmentDirection,
+    AdjustmentStatus,
+    LedgerAdjustment,
+)
 from services.models.events import Event, Platform
-from services.models.exchanges import DataSource, Exchange
+from services.models.exchanges import DataSource, Exchange, ExchangeCredential
 from services.models.ledger import (
     AccountKind,
     HoldState,
@@ -52,6 +57,9 @@ from services.models.users import DigestMode, Role, SignupSource, User
 
 __all__ = [
     "AccountStatus",
+    "AdjustmentDirection",
+    "AdjustmentStatus",
+    "LedgerAdjustment",
     "AlertState",
     "Broadcast",
     "CommissionRecord",
@@ -60,6 +68,7 @@ __all__ = [
     "DigestMode",
     "Event",
     "Exchange",
+    "ExchangeCredential",
     "ExchangeAccount",
     "Notification",
     "NotificationStatus",

@@ -36,3 +36,28 @@ class Exchange(Model):
     class Meta:
         table = "exchanges"
         ordering = ["position", "id"]
+
+
+class ExchangeCredential(Model):
+    """API credentials for one exchange entered in the admin screen (they take precedence over
+    the EXCHANGE_<ID>_API_* environment settings).
+
+    ``ciphertext`` is a Fernet token (services/credentials.py) of the key, secret and passphrase;
+    nothing else here is secret. At most one row per exchange is current (``revoked_at`` NULL);
+    a replacement or removal stamps the old row, so who set what and when stays on record.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    exchange_id = fields.CharField(max_length=16, db_index=True)
+    ciphertext = fields.TextField()
+    # The API key's last 4 characters, shown to operators so they can tell keys apart.
+    hint = fields.CharField(max_length=8)
+    expires_on = fields.DateField(null=True)
+    set_by = fields.BigIntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    revoked_at = fields.DatetimeField(null=True)
+    revoked_by = fields.BigIntField(null=True)
+
+    class Meta:
+        table = "exchange_credentials"
+        ordering = ["-id"]

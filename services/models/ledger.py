@@ -27,6 +27,10 @@ class AccountKind(StrEnum):
     PAYOUTS_IN_TRANSIT = "payouts_in_transit"  # owner = ""
     FEES = "fees"  # owner = ""; network fees of payouts
     SUSPENSE = "suspense"  # owner = ""; what could not be booked where it belongs
+    # owner = ""; the counterpart of manual adjustments (services/adjustments/): what
+    # operators credited to traders (negative) or took back (positive), on its own so the
+    # total of manual corrections is one figure, apart from revenue and from suspense.
+    ADJUSTMENTS = "adjustments"
 
 
 class HoldState(StrEnum):

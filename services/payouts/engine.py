@@ -36,6 +36,7 @@ from exchanges.payouts import (
     PayoutStatus,
 )
 from services.audit import audit
+from services.credential_store import CredentialBook
 from services.ledger import Ledger
 from services.ledger.entries import ledger_transaction
 from services.models import PayoutMethod, WithdrawalStatus
@@ -73,11 +74,17 @@ class TickReport:
 
 class PayoutEngine:
     def __init__(self, ledger: Ledger, config: PayoutConfig, sources: SourceFactory, *,
-                 clock: Callable[[], datetime] | None = None, concurrency: int = 8) -> None:
+                 clock: Callable[[], datetime] | None = None, concurrency: int = 8,
+                 credentials: CredentialBook | None = None) -> None:
         self.ledger = ledger
         self.config = config
         self._factory = sources
         self._sources: dict[str, PayoutSource | None] = {}
+        # Credentials set in the admin screens (services/credential_store.py): an adapter
+        # built with a row that is no longer current is rebuilt before the next call.
+        self._credentials = credentials
+        self._built_with: dict[str, str | None] = {}
+        self._retired: list[PayoutSource] = []
         self._clock = clock or (lambda: datetime.now(UTC))
         self._concurrency = concurrency
 
@@ -86,13 +93,28 @@ class PayoutEngine:
         are reused; building one per call costs more than the call)."""
         if exchange_id not in self._sources:
             self._sources[exchange_id] = self._factory(exchange_id)
+            self._built_with[exchange_id] = (self._credentials.version(exchange_id)
+                                             if self._credentials is not None else None)
         return self._sources[exchange_id]
 
+    async def _fresh_sources(self) -> None:
+        """Drop the adapters built with credentials replaced since. They are closed at
+        shutdown, not now: another payout of this tick may be inside a call with one."""
+        if self._credentials is None:
+            return
+        await self._credentials.refresh()
+        for exchange_id in list(self._sources):
+            if self._built_with.get(exchange_id) != self._credentials.version(exchange_id):
+                retired = self._sources.pop(exchange_id)
+                if retired is not None:
+                    self._retired.append(retired)
+
     async def close(self) -> None:
-        for source in self._sources.values():
+        for source in [*self._sources.values(), *self._retired]:
             if source is not None:
                 await source.close()
         self._sources.clear()
+        self._retired.clear()
 
     async def tick(self, *, limit: int = 400, budget: float = TICK_BUDGET_SECONDS
                    ) -> TickReport:
@@ -145,17 +167,32 @@ class PayoutEngine:
         if await self.ledger.payouts_frozen():
             return None
         rows = await _fetch(
-            "UPDATE withdrawals SET status = 'submitting', attempts = attempts + 1, "
-            "submitted_at = now(), updated_at = now() WHERE id = $1 AND status = 'approved' "
-            "RETURNING *", withdrawal_id)
+            "UPDATE withdrawals w SET status = 'submitting', attempts = attempts + 1, "
+            "submitted_at = now(), updated_at = now() WHERE w.id = $1 AND w.status = 'approved' "
+            "AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = w.user_id AND u.is_banned) "
+            "RETURNING w.*", withdrawal_id)
+        if not rows:
+            return await self._banned_since(withdrawal_id)
+        return await self._send(withdrawal_dto(rows[0]))
+
+    async def _banned_since(self, withdrawal_id: int) -> str | None:
+        """An approved request of a trader banned since: not sent. It waits for finance as
+        an error (the money still held): Reject gives it back to the trader's balance, and a
+        Retry meets the same check while the ban lasts."""
+        rows = await _fetch(
+            "SELECT w.* FROM withdrawals w JOIN users u ON u.id = w.user_id "
+            "WHERE w.id = $1 AND w.status = 'approved' AND u.is_banned", withdrawal_id)
         if not rows:
             return None  # someone else claimed it, or it is no longer approved
-        return await self._send(withdrawal_dto(rows[0]))
+        return await self._move(withdrawal_dto(rows[0]), WithdrawalStatus.ERROR,
+                                reason="trader_banned: the trader was banned after this "
+                                       "request was approved; nothing was sent")
 
     async def _send(self, w: WithdrawalDTO, *, resend: bool = False) -> str:
         """``resend``: this client id was sent before with no answer we could trust. A refusal
         now proves nothing about that first request (it may have used the balance the refusal
         is about), so it stays UNKNOWN under its id and is never given a fresh one."""
+        await self._fresh_sources()
         source = self.sources(w.exchange_id)
         if source is None:
             return await self._refused(w, "payout_unconfigured",
@@ -198,6 +235,7 @@ class PayoutEngine:
         now = self._clock()
         if w.status is WithdrawalStatus.SUBMITTING and now - w.updated_at < STALE_SUBMITTING:
             return w.status.value  # a call may still be in flight
+        await self._fresh_sources()
         source = self.sources(w.exchange_id)
         if source is None:
             return w.status.value

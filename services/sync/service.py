@@ -14,6 +14,7 @@ from tortoise import Tortoise
 
 from exchanges.base import AffiliateSource
 from exchanges.errors import AuthError, ExchangeError
+from services.credential_store import CredentialBook
 from services.events import EventService
 from services.models import (
     AccountStatus,
@@ -73,7 +74,10 @@ class SyncService:
         deep_reread: timedelta = timedelta(days=35),
         deep_reread_every: timedelta = timedelta(days=7),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        credentials: CredentialBook | None = None,
     ):
+        self._credentials = credentials
+        self._credentials_seen = -1
         self._first_lookback = first_lookback
         self._reread_days = {**REREAD_DAYS, **(reread_days or {})}
         self._deep_reread = deep_reread
@@ -86,9 +90,20 @@ class SyncService:
                                clock=clock)
         self._csv = CsvImports(self._uids, events, clock)
 
+    async def _fresh_credentials(self) -> None:
+        """Credentials set in the admin screens since (services/credential_store.py): ask
+        the factory again, so a new key is used by the next run without a restart."""
+        if self._credentials is None:
+            return
+        await self._credentials.refresh()
+        # By generation, not refresh's answer: another reader may have refreshed it first.
+        if self._credentials.generation != self._credentials_seen:
+            self._credentials_seen = self._credentials.generation
+            self._configured.clear()
+
     def is_configured(self, exchange_id: str) -> bool:
-        """Whether the exchange has API credentials (an adapter can be built). Settings do not
-        change while a process runs: asked once per exchange."""
+        """Whether the exchange has API credentials (an adapter can be built). Asked once per
+        exchange until the stored credentials change (``_fresh_credentials``)."""
         if exchange_id not in self._configured:
             try:
                 self._configured[exchange_id] = self._sources(exchange_id) is not None
@@ -104,6 +119,7 @@ class SyncService:
     async def due(self) -> list[str]:
         """Enabled, configured API exchanges whose interval has passed since their last
         attempt (one without credentials is not retried every tick: /status says why)."""
+        await self._fresh_credentials()
         now = self._now()
         states = {s.exchange_id: s for s in await SyncState.all()}
         due = []
@@ -118,6 +134,7 @@ class SyncService:
     async def deep_read_due(self) -> list[str]:
         """Enabled API exchanges synced before whose last deep re-read is older than the deep
         re-read interval (or that never had one)."""
+        await self._fresh_credentials()
         since = self._now() - self._deep_reread_every
         synced = {s.exchange_id for s in await SyncState.filter(watermark__not_isnull=True)}
         recent = {row["exchange_id"] for row in await SyncRun.filter(
@@ -142,6 +159,7 @@ class SyncService:
         return self._locks.holding(job_lock_key(exchange_id))
 
     async def statuses(self) -> list[ExchangeStatusDTO]:
+        await self._fresh_credentials()
         now = self._now()
         states = {s.exchange_id: s for s in await SyncState.all()}
         result = []
@@ -195,6 +213,7 @@ class SyncService:
     async def pending_plan(self, exchange_id: str, linked_at: datetime) -> PendingPlan:
         """What happens next to a UID just linked on this exchange (for the trader). Asks
         whether the exchange is configured, which builds its adapter: for the worker."""
+        await self._fresh_credentials()
         exchange = await Exchange.get_or_none(id=exchange_id)
         reject_at = linked_at + self._uids.reject_after
         if exchange is None or exchange.data_source != "api":
@@ -238,6 +257,7 @@ class SyncService:
     # --- one run ------------------------------------------------------------------------
 
     async def run(self, exchange_id: str, trigger: str = "cron") -> SyncOutcome:
+        await self._fresh_credentials()
         exchange = await Exchange.get_or_none(id=exchange_id)
         if exchange is None or not exchange.enabled:
             return SyncOutcome(exchange_id, "skipped", error="disabled or unknown")

@@ -44,3 +44,14 @@ def sync_line(t: Translator, status: ExchangeStatusDTO, now: datetime) -> str:
         return t("balance.exchange_sync_first", next=upcoming)
     return t("balance.exchange_sync", last=relative_when(t, last, now, future=False),
              next=upcoming)
+
+
+RUN_ERRORS = ("auth", "rate_limited", "temporary", "permanent", "interrupted", "bad_csv",
+              "internal")
+
+
+def run_error_words(t: Translator, error_class: str | None) -> str:
+    """A failed run's error class as an operator reads it: what went wrong and what to do
+    (the admin screens show the exchange's own message under it)."""
+    known = error_class if error_class in RUN_ERRORS else "unknown"
+    return t(f"app.admin.exchanges.error.{known}")

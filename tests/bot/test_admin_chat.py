@@ -58,7 +58,8 @@ async def test_status_on_a_fresh_install_is_not_all_red(db, dispatcher, bot, set
     assert (await User.get(id=ADMIN)).role == Role.ADMIN  # from ADMIN_IDS
     text = await say(dispatcher, bot, ADMIN, "/status", admin_chat(settings))
     assert "<b>Exchanges</b>" in text
-    assert "⚫ <b>OKX</b> — not configured (no API key: set EXCHANGE_OKX_API_KEY)" in text
+    assert ("⚫ <b>OKX</b> — not configured (no API key: enter one in the admin screens' "
+            "Exchanges, or set EXCHANGE_OKX_API_KEY)") in text
     assert "📄 <b>Binance</b> — CSV imports · last import: none yet" in text
     assert "🔴" not in text and "Error" not in text
 
@@ -102,7 +103,7 @@ async def test_sync_now_enqueues_one_job(  # type: ignore[no-untyped-def]
     assert [(job.function, job.args) for job in jobs] == [("sync_exchange", ("okx", "manual"))]
     assert "no affiliate API" in await say(dispatcher, bot, ADMIN, "/sync binance", chat)
     said = await say(dispatcher, bot, ADMIN, "/sync bybit", chat)
-    assert "not configured: set EXCHANGE_BYBIT_API_KEY" in said
+    assert "or set EXCHANGE_BYBIT_API_KEY" in said
     said = await say(dispatcher, bot, ADMIN, "/sync nowhere", chat)
     assert "Unknown exchange “nowhere”" in said and "okx" in said and "binance" not in said
     assert "Usage" in await say(dispatcher, bot, ADMIN, "/sync", chat)

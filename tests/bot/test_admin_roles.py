@@ -211,3 +211,23 @@ async def test_two_admins_demoting_each_other_at_once_leave_one(  # type: ignore
         services.staff.set_role(second, first, Role.TRADER), return_exceptions=True)
     assert sorted(type(o).__name__ for o in outcomes) == ["Change", "StaffError"]
     assert await User.filter(role=Role.ADMIN, id__in=[first, second]).count() == 1
+
+
+async def test_the_user_file_links_to_the_users_page_in_the_admin_screens(  # type: ignore[no-untyped-def]
+    dispatcher, bot, settings, people, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    trader, _ = await funded_trader(Decimal(5))
+
+    async def links() -> list[str]:
+        bot.session.clear()
+        await say(dispatcher, bot, people["viewer"], f"/user {trader}", admin_chat(settings))
+        markups = [call.reply_markup for call in bot.session.calls
+                   if getattr(call, "reply_markup", None) is not None]
+        return [button.url for markup in markups for row in markup.inline_keyboard
+                for button in row if button.url]
+
+    monkeypatch.setitem(dispatcher.workflow_data, "miniapp_url", "https://cr.example.com/app/")
+    # A link (web_app buttons are refused in groups), in the reader's language.
+    assert await links() == [f"https://cr.example.com/app/admin/user?id={trader}&lang=en"]
+    monkeypatch.setitem(dispatcher.workflow_data, "miniapp_url", None)
+    assert await links() == []  # no address, no button

@@ -9,6 +9,7 @@ from typing import Any
 
 from tortoise import Tortoise
 
+from services.exchange_stats import ExchangeStats
 from services.models import (
     AccountStatus,
     Event,
@@ -157,3 +158,34 @@ async def test_the_payout_dashboard_counts_the_requests(db: str) -> None:
                                                           ("gt_4h", 1)]
     assert len(snap.days) == 30 and snap.days[-1][0] == TODAY
     assert sum(day[2] for day in snap.days) == D("610.5")  # the 30 days: this week's + 10
+
+
+async def test_the_exchange_dashboard_sums_each_exchange(db: str, services: Any) -> None:
+    for exchange_id, volume, commission, back in (("okx", "1000", "10", 1), ("okx", "500", "4", 2),
+                                                  ("bybit", "300", "3", 3),
+                                                  ("okx", "700", "5", 40)):
+        user_id = next_id()
+        uid = str(user_id)[-9:]
+        await User.create(id=user_id, first_name="t")
+        await ExchangeAccount.create(user_id=user_id, exchange_id=exchange_id, uid=uid,
+                                     status=AccountStatus.VERIFIED)
+        await put_record(exchange_id, uid, TODAY - timedelta(days=back), commission=D(commission),
+                         volume=D(volume), fee=D(1))
+    await RebateEngine().accrue_all()
+    for status, hours in (("ok", 1), ("failed", 2), ("ok", 30)):
+        await _sql("INSERT INTO sync_runs (exchange_id, trigger, status, records_seen, "
+                   "records_new, records_changed, started_at) VALUES ('okx', 'cron', $1, 0, 0, "
+                   "0, $2)", status, NOW - timedelta(hours=hours))
+
+    snap = await ExchangeStats(services.sync).snapshot(TODAY, NOW)
+
+    lines = {line.status.exchange_id: line for line in snap.lines}
+    assert len(lines) == 11  # every exchange, earning or not
+    okx, bybit = lines["okx"], lines["bybit"]
+    assert (okx.traders, okx.volume, okx.gross) == (2, D(1500), D(14))
+    # Our share is 40 % (the traders' default 60 %): 5.6 now, 2 in the 30 days before.
+    assert (okx.revenue.now, okx.revenue.before) == (D("5.6"), D(2))
+    assert (bybit.traders, bybit.volume, bybit.revenue.now) == (1, D(300), D("1.2"))
+    assert (okx.runs_ok, okx.runs_failed, okx.runs_running) == (1, 1, 0)  # the 30 h one: out
+    assert lines["kucoin"].traders == 0 and lines["kucoin"].volume == 0
+    assert snap.revenue == D("6.8")

@@ -23,7 +23,7 @@ from exchanges.payouts import (
 )
 from services.ledger import Ledger
 from services.ledger.entries import AccountRef
-from services.models import Notification, PayoutMethod, Withdrawal, WithdrawalStatus
+from services.models import Notification, PayoutMethod, User, Withdrawal, WithdrawalStatus
 from services.payouts.approvals import ApprovalService
 from services.payouts.config import PayoutConfig
 from services.payouts.engine import PayoutEngine
@@ -280,3 +280,25 @@ async def test_one_tick_at_a_time_and_a_tick_keeps_to_its_budget() -> None:
     assert (await engine.tick(budget=-1)).paid == 0  # over its budget before the first row
     report = await engine.tick()
     assert (report.skipped, report.paid) == (False, len(requests))
+
+
+async def test_a_trader_banned_after_approval_is_not_paid() -> None:
+    exchange = FakeExchange()
+    engine = engine_for(exchange)
+    request = await approved_request()
+    await User.filter(id=request.user_id).update(is_banned=True)
+    assert await engine.pay(request.id) == "error"
+    errored = await Withdrawal.get(id=request.id)
+    assert (errored.reason or "").startswith("trader_banned")
+    assert exchange.calls == 0 and not exchange.sent  # nothing reached the exchange
+    assert (await engine.tick()).paid == 0
+    available, held, _, _ = await books(request.user_id)
+    assert (available, held) == (D("300"), D("100"))  # still held, for finance to decide
+    finance = await staff()
+    approvals = ApprovalService(Ledger(), PayoutConfig())
+    assert (await approvals.retry(request.id, finance, errored.revision)).ok
+    assert await engine.pay(request.id) == "error"  # the ban still stands: still not sent
+    again = await Withdrawal.get(id=request.id)
+    assert (await approvals.reject(request.id, finance, again.revision, "Account banned")).ok
+    assert await books(request.user_id) == (D("400"), D("0"), *(await books(request.user_id))[2:])
+    assert exchange.calls == 0

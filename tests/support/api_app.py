@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient
 from bot.app import Services
 from services.dashboard import DashboardService
 from services.directory import UserDirectory
+from services.exchange_admin import ExchangeAdmin
 from services.i18n import Catalog
 from tests.web.test_auth import TOKEN, encode, mini_app_fields, mini_app_key, telegram_hash
 from webapp.api.deps import ApiDeps
@@ -49,7 +50,9 @@ def build_app(services: Services, i18n: Catalog, redis: Any, redis_prefix: str, 
         staff=services.staff, directory=UserDirectory(), alerts=services.alerts,
         withdrawals=services.withdrawals, auto_withdrawals=services.auto_withdrawals,
         events=services.events, i18n=i18n, redis=redis, redis_prefix=redis_prefix,
-        session_secret=b"s" * 32, clock=clock)
+        session_secret=b"s" * 32, clock=clock,
+        exchange_admin=ExchangeAdmin(services.exchanges, services.sync, services.rates,
+                                     services.credentials))
     return create_web_app(WebDeps(redis=redis, referrals=services.referrals,
                                   redis_prefix=redis_prefix, i18n=i18n, api=api,
                                   bot_token=TOKEN))

@@ -70,7 +70,7 @@ async def test_an_admin_page_renders_translated_under_the_csp(
     assert 'class="tabs"' not in html, "the traders' bottom bar on an operators' page"
     assert f'<script src="/static/pages/{page}.js" defer></script>' in html
     t = i18n.translator(lang)
-    title_key = "app.admin.users.title" if page == "admin_users" else "app.admin.user.title"
+    title_key = f"app.admin.{page.removeprefix('admin_')}.title"
     assert f"<title>{t(title_key)} · " in html
 
     config = page_config(html)
@@ -81,8 +81,9 @@ async def test_an_admin_page_renders_translated_under_the_csp(
     assert all(key.startswith(("common.", "admin.")) for key in texts), "another page's words"
     assert config["urls"]["admin_users"] == f"/app/admin/?lang={lang}"
     assert config["urls"]["admin_user"] == f"/app/admin/user?lang={lang}"
-    # Telegram's BackButton: from a user to the directory, from the directory to the app.
-    home = "/app/admin/" if page == "admin_user" else "/app/"
+    # Telegram's BackButton: from any other admin page to the directory, from the directory
+    # to the app.
+    home = "/app/" if page == "admin_users" else "/app/admin/"
     assert config["home_url"] == f"{home}?lang={lang}"
     for key, prefix in JS_KEY.findall(page_script(page)):
         if key:

@@ -15,10 +15,24 @@ from aiohttp.test_utils import TestClient, TestServer
 from tortoise import Tortoise
 
 from bot.app import Services
+from services.adjustments import AdjustmentService
+from services.credentials import ApiSecret, CredentialCipher
 from services.i18n import Catalog
-from services.models import AccountStatus, AuditEntry, ExchangeAccount, Role, User
+from services.models import (
+    AccountStatus,
+    AuditEntry,
+    Exchange,
+    ExchangeAccount,
+    LedgerAdjustment,
+    PayoutMethod,
+    Role,
+    User,
+    Withdrawal,
+    WithdrawalStatus,
+)
+from services.payouts.requests import Destination
 from services.permissions import ALLOWED, Permission
-from tests.payouts.helpers import funded_trader
+from tests.payouts.helpers import funded_trader, withdrawals
 from tests.support.api_app import auth, build_app, call
 
 D = Decimal
@@ -45,7 +59,105 @@ ROUTES = [
      Permission.USERS_BAN, None),
     ("PUT", "/api/admin/users/{target}/role", "/api/admin/users/{id}/role",
      Permission.USERS_ROLE, {"role": "viewer"}),
+    # The payout screens: {withdrawal} is a request waiting for approval (for retry and paid,
+    # one the exchange refused), of the funded trader.
+    ("GET", "/api/admin/payouts/queue", "/api/admin/payouts/queue",
+     Permission.PAYOUTS_DECIDE, None),
+    ("POST", "/api/admin/payouts/{withdrawal}/approve", "/api/admin/payouts/{id}/approve",
+     Permission.PAYOUTS_DECIDE, {"revision": 1}),
+    ("POST", "/api/admin/payouts/{withdrawal}/reject", "/api/admin/payouts/{id}/reject",
+     Permission.PAYOUTS_DECIDE, {"revision": 1, "reason": "Not to this address"}),
+    ("POST", "/api/admin/payouts/{withdrawal}/retry", "/api/admin/payouts/{id}/retry",
+     Permission.PAYOUTS_DECIDE, {"revision": 1}),
+    ("POST", "/api/admin/payouts/{withdrawal}/paid", "/api/admin/payouts/{id}/paid",
+     Permission.PAYOUTS_DECIDE, {"revision": 1, "tx_hash": "T1234567890"}),
+    ("GET", "/api/admin/payouts/settings", "/api/admin/payouts/settings",
+     Permission.PAYOUTS_DECIDE, None),
+    ("PATCH", "/api/admin/payouts/settings", "/api/admin/payouts/settings",
+     Permission.PAYOUTS_CONFIG, {"approval_threshold": "600"}),
+    ("PATCH", "/api/admin/payouts/networks/USDT-TRC20", "/api/admin/payouts/networks/{id}",
+     Permission.PAYOUTS_CONFIG, {"min_amount": "20"}),
+    # Manual adjustments: {adjustment} waits for a second admin, asked for by another admin
+    # (for cancel, by STAFF's admin: only the requester may withdraw it).
+    ("POST", "/api/admin/users/{target}/adjustments", "/api/admin/users/{id}/adjustments",
+     Permission.ADJUST, {"direction": "credit", "amount": "5", "reason": "matrix"}),
+    ("GET", "/api/admin/adjustments", "/api/admin/adjustments", Permission.USERS_VIEW, None),
+    ("POST", "/api/admin/adjustments/{adjustment}/approve",
+     "/api/admin/adjustments/{id}/approve", Permission.ADJUST, {"revision": 1}),
+    ("POST", "/api/admin/adjustments/{adjustment}/reject",
+     "/api/admin/adjustments/{id}/reject", Permission.ADJUST, {"revision": 1}),
+    ("POST", "/api/admin/adjustments/{adjustment}/cancel",
+     "/api/admin/adjustments/{id}/cancel", Permission.ADJUST, {"revision": 1}),
+    # The dashboards (seed 000 §8: executive and product for every operator, exchanges for
+    # operations, payouts for finance and admins).
+    ("GET", "/api/admin/dashboards/executive", "/api/admin/dashboards/executive",
+     Permission.STATS, None),
+    ("GET", "/api/admin/dashboards/product", "/api/admin/dashboards/product",
+     Permission.STATS, None),
+    ("GET", "/api/admin/dashboards/exchanges", "/api/admin/dashboards/exchanges",
+     Permission.EXCHANGES_VIEW, None),
+    ("GET", "/api/admin/dashboards/payouts", "/api/admin/dashboards/payouts",
+     Permission.PAYOUTS_DECIDE, None),
+    # The Exchanges screen (for DELETE credentials, OKX has a stored key: _stored_key).
+    ("GET", "/api/admin/exchanges", "/api/admin/exchanges", Permission.EXCHANGES_VIEW, None),
+    ("GET", "/api/admin/exchanges/okx", "/api/admin/exchanges/{exchange}",
+     Permission.EXCHANGES_VIEW, None),
+    ("PATCH", "/api/admin/exchanges/okx", "/api/admin/exchanges/{exchange}",
+     Permission.EXCHANGES_EDIT, {"enabled": False, "sync_interval_minutes": 60}),
+    ("PUT", "/api/admin/exchanges/okx/share", "/api/admin/exchanges/{exchange}/share",
+     Permission.RATES, {"share_percent": "65"}),
+    ("PUT", "/api/admin/exchanges/okx/credentials",
+     "/api/admin/exchanges/{exchange}/credentials", Permission.EXCHANGES_EDIT,
+     {"api_key": "matrix-key-0001", "api_secret": "matrix-secret"}),
+    ("DELETE", "/api/admin/exchanges/okx/credentials",
+     "/api/admin/exchanges/{exchange}/credentials", Permission.EXCHANGES_EDIT, None),
+    ("POST", "/api/admin/credentials/rotate", "/api/admin/credentials/rotate",
+     Permission.EXCHANGES_EDIT, None),
 ]
+SECOND_ADMIN = 936  # asks for the adjustments the matrix decides on
+
+
+async def _pending_adjustment(path: str, target: int) -> int | None:
+    if "{adjustment}" not in path:
+        return None
+    await User.get_or_create(id=SECOND_ADMIN, defaults={"first_name": "Second",
+                                                         "role": Role.ADMIN})
+    requester = STAFF["admin"] if path.endswith("/cancel") else SECOND_ADMIN
+    made = await AdjustmentService().request(requester, target, "credit", "500", "matrix",
+                                             None, "matrix-key")
+    return made.adjustment.id
+
+
+async def _payout_target(path: str) -> tuple[int, int | None]:
+    """The trader, and for a decision route their request (in the state the route acts on)."""
+    if "{withdrawal}" not in path:
+        return (await funded_trader(D(10)))[0], None
+    trader, _ = await funded_trader(D(900))
+    made = await withdrawals().create(trader, Destination(PayoutMethod.INTERNAL,
+                                                          exchange_id="okx"), D(800))
+    if path.endswith(("/retry", "/paid")):
+        await Withdrawal.filter(id=made.id).update(status=WithdrawalStatus.ERROR)
+    return trader, made.id
+
+
+async def _stored_key(method: str, path: str) -> tuple[Any, ...] | None:
+    """For the Exchanges routes: a key stored for OKX to remove; OKX as it is before."""
+    if "/exchanges" not in path and "/credentials" not in path:
+        return None
+    if method == "DELETE":
+        await Tortoise.get_connection("default").execute_query(
+            "INSERT INTO exchange_credentials (exchange_id, ciphertext, hint, created_at) "
+            "VALUES ('okx', $1, 'KEY1', now())", [CredentialCipher(b"test-secret").encrypt(
+                ApiSecret("stored-key-KEY1", "stored-secret"))])
+    return await _exchange_state()
+
+
+async def _exchange_state() -> tuple[Any, ...]:
+    okx = await Exchange.get(id="okx")
+    rows = await Tortoise.get_connection("default").execute_query_dict(
+        "SELECT id, hint, revoked_at FROM exchange_credentials ORDER BY id", [])
+    return (okx.enabled, okx.sync_interval_minutes, okx.trader_share,
+            [tuple(row.values()) for row in rows])
 
 
 def _matrix() -> list[Any]:
@@ -60,21 +172,35 @@ async def test_every_admin_route_against_every_role(
     client: TestClient, method: str, path: str, route: str, permission: Permission,
     body: dict[str, str] | None, who: str, ok: bool,
 ) -> None:
-    target, _ = await funded_trader(D(10))
+    target, withdrawal = await _payout_target(path)
     if path.endswith("/unban"):
         await User.filter(id=target).update(is_banned=True)
+    before = await Withdrawal.get_or_none(id=withdrawal or 0)
+    adjustment = await _pending_adjustment(path, target)
+    exchange = await _stored_key(method, path)
     headers = {**auth(STAFF[who]), "Idempotency-Key": f"key-{who}-{method}-{len(path)}"}
-    status, answer = await call(client, method, path.format(target=target), route,
-                                headers=headers, json=body)
+    status, answer = await call(client, method, path.format(
+        target=target, withdrawal=withdrawal, adjustment=adjustment), route,
+        headers=headers, json=body)
     refusals = await AuditEntry.filter(actor_id=STAFF[who], action="admin.refused").count()
     if ok:
-        assert status == 200, answer
+        assert status in (200, 201), answer
         assert refusals == 0
     else:
         assert (status, answer["error"]["code"]) == (403, "not_allowed"), answer
         assert refusals == 1
         trader = await User.get(id=target)  # and nothing changed
         assert (trader.role, trader.is_banned) == (Role.TRADER, path.endswith("/unban"))
+        if before is not None:
+            after = await Withdrawal.get(id=before.id)
+            assert (after.status, after.revision) == (before.status, before.revision)
+        if adjustment is not None:
+            assert (await LedgerAdjustment.get(id=adjustment)).revision == 1
+        assert not await LedgerAdjustment.filter(requested_by=STAFF[who]).exists()
+        if exchange is not None:
+            assert await _exchange_state() == exchange
+        assert await AuditEntry.filter(actor_id=STAFF[who]).exclude(
+            action="admin.refused").count() == 0
 
 
 async def _population() -> list[dict[str, Any]]:

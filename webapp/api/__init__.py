@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from webapp.api import admin, cabinet, dashboard, history, preferences, withdraw
+from webapp.api import (
+    admin,
+    admin_adjustments,
+    admin_dashboards,
+    admin_exchanges,
+    admin_payouts,
+    cabinet,
+    dashboard,
+    history,
+    preferences,
+    withdraw,
+)
 from webapp.api.common import CATALOG, USERS, json_answer
 from webapp.api.deps import API, ApiDeps
 from webapp.api.spec import OPENAPI_PATH, openapi
@@ -43,6 +54,35 @@ ROUTES = (
     ("POST", "/api/admin/users/{id}/unban", admin.unban),
     ("PUT", "/api/admin/users/{id}/role", admin.set_role),
     ("GET", "/api/admin/audit", admin.audit_log),
+    # The payout screens (webapp/api/admin_payouts.py).
+    ("GET", "/api/admin/payouts/queue", admin_payouts.queue),
+    ("POST", "/api/admin/payouts/{id}/approve", admin_payouts.approve),
+    ("POST", "/api/admin/payouts/{id}/reject", admin_payouts.reject),
+    ("POST", "/api/admin/payouts/{id}/retry", admin_payouts.retry),
+    ("POST", "/api/admin/payouts/{id}/paid", admin_payouts.paid),
+    ("GET", "/api/admin/payouts/settings", admin_payouts.configuration),
+    ("PATCH", "/api/admin/payouts/settings", admin_payouts.change_settings),
+    ("PATCH", "/api/admin/payouts/networks/{id}", admin_payouts.change_network),
+    # The Exchanges screen (webapp/api/admin_exchanges.py).
+    ("GET", "/api/admin/exchanges", admin_exchanges.exchanges),
+    ("GET", "/api/admin/exchanges/{exchange}", admin_exchanges.exchange),
+    ("PATCH", "/api/admin/exchanges/{exchange}", admin_exchanges.update),
+    ("PUT", "/api/admin/exchanges/{exchange}/share", admin_exchanges.set_share),
+    ("PUT", "/api/admin/exchanges/{exchange}/credentials", admin_exchanges.set_credentials),
+    ("DELETE", "/api/admin/exchanges/{exchange}/credentials",
+     admin_exchanges.remove_credentials),
+    ("POST", "/api/admin/credentials/rotate", admin_exchanges.rotate_credentials),
+    # Manual ledger adjustments (webapp/api/admin_adjustments.py).
+    ("POST", "/api/admin/users/{id}/adjustments", admin_adjustments.create),
+    ("GET", "/api/admin/adjustments", admin_adjustments.listing),
+    ("POST", "/api/admin/adjustments/{id}/approve", admin_adjustments.approve),
+    ("POST", "/api/admin/adjustments/{id}/reject", admin_adjustments.reject),
+    ("POST", "/api/admin/adjustments/{id}/cancel", admin_adjustments.cancel),
+    # The dashboards (webapp/api/admin_dashboards.py).
+    ("GET", "/api/admin/dashboards/executive", admin_dashboards.executive),
+    ("GET", "/api/admin/dashboards/product", admin_dashboards.product),
+    ("GET", "/api/admin/dashboards/exchanges", admin_dashboards.exchanges),
+    ("GET", "/api/admin/dashboards/payouts", admin_dashboards.payouts),
 )
 
 

@@ -12,6 +12,7 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
+from webapp.api import spec_adjustments, spec_dashboards, spec_exchanges, spec_payouts
 from webapp.api.spec_parts import (
     ADMIN_USER_FILTERS,
     BOOL,
@@ -240,7 +241,7 @@ PATHS: dict[str, dict[str, Schema]] = {
 def sections() -> tuple[ModuleType, ...]:
     """The admin screens' parts of the description, one module each (``PATHS``, ``SCHEMAS``
     and ``BODIES``), so that a screen's routes and their contract live side by side."""
-    return ()
+    return (spec_payouts, spec_exchanges, spec_adjustments, spec_dashboards)
 
 
 @cache

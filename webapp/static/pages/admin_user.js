@@ -219,6 +219,8 @@
     if (!roleButton.disabled) act("role");
   });
   backLink();
+  // For admin_adjust.js (this page's second script): draw the page again, and who it shows.
+  C.adminUser = { reload: load, user: () => (shown ? shown.user : null) };
   C.ready.then((me) => {
     if (!me) return;
     if (!/^\d{1,19}$/.test(userId)) {
