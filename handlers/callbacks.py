@@ -146,6 +146,7 @@ class StaffAction(StrEnum):
     BAN = "ban"
     UNBAN = "unban"
     ROLE = "role"  # give ``role``
+    GROUP = "group"  # put the trader in rate group ``group_id`` from today (0: in none)
 
 
 class StaffCB(CallbackData, prefix="su"):
@@ -154,6 +155,7 @@ class StaffCB(CallbackData, prefix="su"):
     action: StaffAction
     user_id: int
     role: str = ""
+    group_id: int = 0
 
 
 class BroadcastCB(CallbackData, prefix="bc"):

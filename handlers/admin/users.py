@@ -1,5 +1,6 @@
-"""Admin chat: a user's file (/user <telegram id | @username | exchange UID>) with ban / unban
-and role buttons, and /role <user> <role>. Who may read and who may act comes from
+"""Admin chat: a user's file (/user <telegram id | @username | exchange UID>) with ban / unban,
+role and rate group buttons and a link to their page in the admin screens, and /role <user>
+<role>. Who may read and who may act comes from
 services/permissions.py, checked against the sender's role in the database on every update
 (the service checks again, and audits a refusal)."""
 
@@ -20,6 +21,8 @@ from services.i18n import Translator
 from services.models import Role
 from services.payouts.requests import WithdrawalService
 from services.permissions import Permission, allowed
+from services.rebates.rate_views import GroupLine, groups, member_group
+from services.rebates.shares import RateService, today_utc
 from services.staff import StaffError, StaffService
 
 router = Router(name="admin.users")
@@ -27,6 +30,7 @@ router.message.filter(InAdminChat())
 router.callback_query.filter(InAdminChat())
 
 LAST_WITHDRAWALS = 5
+GROUP_BUTTONS = 8  # more groups than this: /member <user> <group>
 ROLES = (Role.TRADER, Role.VIEWER, Role.OPS, Role.FINANCE, Role.ADMIN)
 
 
@@ -56,11 +60,20 @@ async def _file(t: Translator, user: UserDTO, viewer: UserDTO, accounts: Account
     lines.append(t("admin.user.withdrawals") if recent else t("admin.user.no_withdrawals"))
     lines += [t("admin.user.withdrawal", id=w.id, amount=money(w.amount, locale),
                 status=t(f"withdraw.status.{w.status.value}")) for w in recent]
-    return "\n".join(lines), _buttons(t, user, viewer, miniapp_url)
+    current: GroupLine | None = None
+    choices: list[GroupLine] = []
+    if user.role is Role.TRADER:
+        today = today_utc()
+        current = await member_group(user.id, today)
+        lines.append(t("admin.user.group", group=escape(current.name)) if current
+                     else t("admin.user.no_group"))
+        choices = await groups(today)
+    return "\n".join(lines), _buttons(t, user, viewer, miniapp_url, current, choices)
 
 
-def _buttons(t: Translator, user: UserDTO, viewer: UserDTO,
-             miniapp_url: str | None) -> InlineKeyboardMarkup | None:
+def _buttons(t: Translator, user: UserDTO, viewer: UserDTO, miniapp_url: str | None,
+             current: GroupLine | None = None,
+             choices: list[GroupLine] | None = None) -> InlineKeyboardMarkup | None:
     """Only the buttons the viewer's role may press (the press is checked again anyway), and
     the user's page in the admin screens where the Mini App has an address. A link, not a
     web_app button: Telegram allows those only in private chats, and this is the admin chat
@@ -81,6 +94,18 @@ def _buttons(t: Translator, user: UserDTO, viewer: UserDTO,
             callback_data=StaffCB(action=StaffAction.ROLE, user_id=user.id,
                                   role=role.value).pack())
             for role in ROLES if role != user.role])
+    if allowed(viewer.role, Permission.RATES) and choices:
+        buttons = [InlineKeyboardButton(
+            text=("✓ " if current is not None and group.id == current.id else "")
+            + t("admin.user.button.group", group=group.name),
+            callback_data=StaffCB(action=StaffAction.GROUP, user_id=user.id,
+                                  group_id=group.id).pack())
+            for group in choices[:GROUP_BUTTONS]]
+        if current is not None:
+            buttons.append(InlineKeyboardButton(
+                text=t("admin.user.button.no_group"),
+                callback_data=StaffCB(action=StaffAction.GROUP, user_id=user.id).pack()))
+        rows += [buttons[n:n + 3] for n in range(0, len(buttons), 3)]
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
@@ -130,13 +155,15 @@ async def cmd_role(message: Message, command: CommandObject, t: Translator, user
 async def on_staff_button(query: CallbackQuery, callback_data: StaffCB, t: Translator,
                           user: UserDTO, staff: StaffService, accounts: AccountService,
                           balances: BalanceService, withdrawals: WithdrawalService,
-                          miniapp_url: str | None = None) -> None:
+                          rates: RateService, miniapp_url: str | None = None) -> None:
     action, target_id = callback_data.action, callback_data.user_id
     try:
         if action in (StaffAction.BAN, StaffAction.UNBAN):
             await staff.set_banned(user.id, target_id, action is StaffAction.BAN)
         elif action is StaffAction.ROLE:
             await staff.set_role(user.id, target_id, Role(callback_data.role))
+        elif action is StaffAction.GROUP:
+            await _set_group(user, target_id, callback_data.group_id, staff, rates)
     except (StaffError, ValueError) as refused:
         reason = refused.refusal.value if isinstance(refused, StaffError) else "not_allowed"
         await query.answer(t(f"admin.staff.refused.{reason}"), show_alert=True)
@@ -153,3 +180,18 @@ async def on_staff_button(query: CallbackQuery, callback_data: StaffCB, t: Trans
         await query.message.edit_text(text, reply_markup=markup)
     await query.answer(t(f"admin.staff.done.{action.value}") if action is not StaffAction.OPEN
                        else None)
+
+
+async def _set_group(user: UserDTO, target_id: int, group_id: int, staff: StaffService,
+                     rates: RateService) -> None:
+    """The trader's rate group from today (0: out of any), for the roles that set rates; a
+    refused press is audited like a refused command. Raises ValueError to refuse."""
+    if not allowed(user.role, Permission.RATES):
+        await staff.audit_refused_command(user.id, "button:group")
+        raise ValueError("not allowed")
+    today = today_utc()
+    known = {group.id for group in await groups(today)}
+    targets = [person for person in await staff.find(str(target_id)) if person.id == target_id]
+    if (group_id and group_id not in known) or not targets or targets[0].role is not Role.TRADER:
+        raise ValueError("not a trader's group")
+    await rates.set_user_group(target_id, group_id or None, today, actor_id=user.id)

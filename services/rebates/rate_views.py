@@ -68,3 +68,14 @@ async def group_named(name: str) -> int | None:
     rows = await Tortoise.get_connection("default").execute_query_dict(
         "SELECT id FROM rate_groups WHERE lower(name) = lower($1)", [name])
     return rows[0]["id"] if rows else None
+
+
+async def member_group(user_id: int, today: date) -> GroupLine | None:
+    """The rate group a trader is in today (the last membership change on or before it), or
+    None: in none, or taken out of one."""
+    rows = await Tortoise.get_connection("default").execute_query_dict(
+        "SELECT m.group_id FROM rate_group_members m WHERE m.user_id = $1 "
+        "AND m.valid_from <= $2 ORDER BY m.valid_from DESC LIMIT 1", [user_id, today])
+    if not rows or rows[0]["group_id"] is None:
+        return None
+    return next((line for line in await groups(today) if line.id == rows[0]["group_id"]), None)

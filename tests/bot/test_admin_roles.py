@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +23,7 @@ from handlers.callbacks import CsvAction, CsvCB, StaffAction, StaffCB
 from services.formatting import money
 from services.models import AuditEntry, Role, User
 from services.permissions import ALLOWED, Permission
+from services.rebates import RateService
 from services.staff import StaffError, StaffRefusal
 from tests.ledger.helpers import make_trader
 from tests.payouts.helpers import funded_trader
@@ -80,6 +82,7 @@ BUTTONS = [
     (StaffCB(action=StaffAction.BAN, user_id=TRADER_ID).pack(), Permission.USERS_BAN),
     (StaffCB(action=StaffAction.ROLE, user_id=TRADER_ID, role="viewer").pack(),
      Permission.USERS_ROLE),
+    (StaffCB(action=StaffAction.GROUP, user_id=TRADER_ID).pack(), Permission.RATES),
 ]
 
 
@@ -231,3 +234,39 @@ async def test_the_user_file_links_to_the_users_page_in_the_admin_screens(  # ty
     assert await links() == [f"https://cr.example.com/app/admin/user?id={trader}&lang=en"]
     monkeypatch.setitem(dispatcher.workflow_data, "miniapp_url", None)
     assert await links() == []  # no address, no button
+
+
+async def test_the_user_file_puts_a_trader_in_a_rate_group(  # type: ignore[no-untyped-def]
+    dispatcher, bot, settings, people,
+) -> None:
+    rates = RateService()
+    vip = await rates.create_group("VIP", actor_id=people["admin"])
+    await rates.set_group_share(vip, Decimal("0.75"), "okx", actor_id=people["admin"])
+    trader, _ = await funded_trader(Decimal(5))
+    chat = admin_chat(settings)
+    said = await say(dispatcher, bot, people["admin"], f"/user {trader}", chat)
+    assert "Rate group</b>: none" in said
+    [markup] = [call.reply_markup for call in bot.session.calls
+                if getattr(call, "reply_markup", None) is not None]
+    buttons = {b.text: b.callback_data for row in markup.inline_keyboard for b in row}
+    assert "👥 VIP" in buttons and "👥 No group" not in buttons
+
+    # A viewer's press of the same button is refused, audited, and changes nothing.
+    said = await press(dispatcher, bot, people["viewer"], buttons["👥 VIP"] or "", chat)
+    assert "does not allow" in said
+    today = datetime.now(UTC).date()
+    assert (await rates.quote_share(trader, "okx", today)).share == Decimal("0.6")
+
+    said = await press(dispatcher, bot, people["admin"], buttons["👥 VIP"] or "", chat)
+    assert "Rate group</b>: VIP" in said  # the file, edited in place
+    assert (await rates.quote_share(trader, "okx", today)).share == Decimal("0.75")
+    audit = await AuditEntry.filter(action="rate.member", object_id=str(trader)).first()
+    assert audit is not None and audit.actor_id == people["admin"]
+    # Out of the group again: the exchange's share.
+    out = StaffCB(action=StaffAction.GROUP, user_id=trader).pack()
+    said = await press(dispatcher, bot, people["admin"], out, chat)
+    assert "Rate group</b>: none" in said
+    assert (await rates.quote_share(trader, "okx", today)).share == Decimal("0.6")
+    # An operator is no trader: no group for them, and no button.
+    said = await say(dispatcher, bot, people["admin"], f"/user {people['ops']}", chat)
+    assert "Rate group" not in said
