@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -177,12 +178,24 @@ def build_credentials(settings: Settings, secret_key: bytes) -> CredentialBook:
                            if env.api_key is not None))
 
 
-def internal_payout_exchanges(settings: Settings) -> frozenset[str]:
-    """Where a trader can be paid to their own UID: an adapter that can, and our key there."""
+def internal_payout_exchanges(settings: Settings,
+                              book: CredentialBook | None = None) -> frozenset[str]:
+    """Where a trader can be paid to their own UID: an adapter that can, and our key there
+    (stored in the admin screens, as of the book's last refresh, or in the environment)."""
     return frozenset(
         exchange_id for exchange_id, internal in PAYOUT_ADAPTERS.items()
-        if internal and (credentials := settings.exchanges.get(exchange_id)) is not None
-        and credentials.api_key is not None)
+        if internal and api_credentials(settings, book, exchange_id) is not None)
+
+
+def current_internal_exchanges(settings: Settings, book: CredentialBook
+                               ) -> Callable[[], Awaitable[frozenset[str]]]:
+    """``internal_payout_exchanges`` now: the book refreshed first (a query at most every
+    few seconds), so a key entered in the Exchanges screen offers internal transfers at once."""
+    async def current() -> frozenset[str]:
+        await book.refresh()
+        return internal_payout_exchanges(settings, book)
+
+    return current
 
 
 def build_services(settings: Settings, secret_key: bytes) -> Services:
@@ -191,10 +204,11 @@ def build_services(settings: Settings, secret_key: bytes) -> Services:
     notifications = NotificationService()
     ledger = Ledger()
     payout_config = PayoutConfig()
-    withdrawals = WithdrawalService(
-        ledger, payout_config, internal_exchanges=internal_payout_exchanges(settings))
-    users = UserService(events, admin_ids=frozenset(settings.admin_ids))
     credentials = build_credentials(settings, secret_key)
+    withdrawals = WithdrawalService(
+        ledger, payout_config, internal_exchanges=internal_payout_exchanges(settings),
+        current_internal=current_internal_exchanges(settings, credentials))
+    users = UserService(events, admin_ids=frozenset(settings.admin_ids))
     return Services(
         events=events,
         users=users,

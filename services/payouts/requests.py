@@ -9,6 +9,7 @@ Nothing is held before ``create``; a request that fails any check leaves no trac
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -72,11 +73,23 @@ def _address(row: Any) -> AddressDTO:
 
 class WithdrawalService:
     def __init__(self, ledger: Ledger, config: PayoutConfig, *,
-                 internal_exchanges: frozenset[str], clock: Any = None) -> None:
+                 internal_exchanges: frozenset[str], clock: Any = None,
+                 current_internal: Callable[[], Awaitable[frozenset[str]]] | None = None,
+                 ) -> None:
+        """``current_internal``: where an internal transfer can be paid now (an adapter that
+        can, and our key there, from the environment or the admin screens' Exchanges); read
+        before each use, so a key entered there counts without a restart. Without it, the
+        fixed ``internal_exchanges``."""
         self.ledger = ledger
         self.config = config
         self.internal_exchanges = internal_exchanges  # exchanges that can pay to a UID
+        self._current_internal = current_internal
         self._clock = clock or (lambda: datetime.now(UTC))
+
+    async def _internal(self) -> frozenset[str]:
+        if self._current_internal is not None:
+            self.internal_exchanges = await self._current_internal()
+        return self.internal_exchanges
 
     @staticmethod
     async def _fetch(sql: str, *args: object) -> list[dict[str, Any]]:
@@ -129,8 +142,9 @@ class WithdrawalService:
             "SELECT DISTINCT ON (exchange_id) exchange_id, uid FROM exchange_accounts "
             f"WHERE user_id = $1 AND status = 'verified' ORDER BY exchange_id, {_UID_ORDER}",
             user_id)
+        internal = await self._internal()
         return [(row["exchange_id"], row["uid"]) for row in rows
-                if row["exchange_id"] in self.internal_exchanges]
+                if row["exchange_id"] in internal]
 
     async def available(self, user_id: int) -> Decimal:
         return await self.ledger.balance(AccountRef.trader_available(user_id, USDT))
@@ -286,7 +300,7 @@ class WithdrawalService:
                            ) -> tuple[NetworkDTO | None, str, AddressDTO | None]:
         if destination.method is PayoutMethod.INTERNAL:
             exchange_id = destination.exchange_id or ""
-            if exchange_id not in self.internal_exchanges:
+            if exchange_id not in await self._internal():
                 raise PayoutRefusal("internal_unavailable")
             if not await self._verified_uid(None, user_id, exchange_id):
                 raise PayoutRefusal("no_verified_uid")

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.usefixtures("db")
 async def test_set_from_the_withdraw_screen_then_made_by_the_tick_then_off(
     dispatcher: Dispatcher, bot: MockedBot, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(services.withdrawals, "_current_internal", None)
     monkeypatch.setattr(services.withdrawals, "internal_exchanges", frozenset({"okx"}))
     user_id, uid = await funded_trader(D("90"))
     ivan = tg_user(user_id, "ru")

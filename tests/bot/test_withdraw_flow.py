@@ -240,6 +240,7 @@ async def test_cancel_at_every_step_leaves_no_request_and_no_hold(
 async def test_internal_transfer_to_a_verified_okx_uid_costs_no_fee(
     dispatcher: Dispatcher, bot: MockedBot, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(services.withdrawals, "_current_internal", None)
     monkeypatch.setattr(services.withdrawals, "internal_exchanges", frozenset({"okx"}))
     user_id, uid = await funded_trader(D("300"))
     alice = tg_user(user_id, "en")
