@@ -214,10 +214,14 @@ class RateService:
     ) -> None:
         day = valid_from or today_utc()
         async with ledger_transaction(self._connection_name) as conn:
+            # The audit's "before": the group that day had until now (None: in none).
+            before = await conn.fetchval(
+                "SELECT group_id FROM rate_group_members WHERE user_id = $1 "
+                "AND valid_from <= $2 ORDER BY valid_from DESC LIMIT 1", user_id, day)
             await self._upsert(conn, "rate_group_members", ("user_id",), (user_id,),
                                "group_id", group_id, day)
             await audit(conn, actor_id, "rate.member", "user", user_id,
-                        after={"group_id": group_id, "valid_from": day})
+                        {"group_id": before}, {"group_id": group_id, "valid_from": day})
 
     async def set_trader_share(
         self, user_id: int, share: Decimal | None, exchange_id: str = ALL,

@@ -7,6 +7,7 @@ ban / unban / role with their refusals. Every answer is checked against the Open
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -30,8 +31,10 @@ from services.models import (
     Withdrawal,
     WithdrawalStatus,
 )
+from services.models.rates import RateGroupMember
 from services.payouts.requests import Destination
 from services.permissions import ALLOWED, Permission
+from services.rebates import RateService
 from tests.payouts.helpers import funded_trader, withdrawals
 from tests.support.api_app import auth, build_app, call
 
@@ -59,6 +62,9 @@ ROUTES = [
      Permission.USERS_BAN, None),
     ("PUT", "/api/admin/users/{target}/role", "/api/admin/users/{id}/role",
      Permission.USERS_ROLE, {"role": "viewer"}),
+    # The rate group: the trader is in a group from today (_membership); out of it.
+    ("PUT", "/api/admin/users/{target}/group", "/api/admin/users/{id}/group",
+     Permission.RATES, {"group_id": None}),
     # The payout screens: {withdrawal} is a request waiting for approval (for retry and paid,
     # one the exchange refused), of the funded trader.
     ("GET", "/api/admin/payouts/queue", "/api/admin/payouts/queue",
@@ -140,6 +146,21 @@ async def _payout_target(path: str) -> tuple[int, int | None]:
     return trader, made.id
 
 
+async def _membership(path: str, target: int) -> list[tuple[Any, ...]] | None:
+    """For the rate group's route: the trader in a group from today; their memberships."""
+    if not path.endswith("/group"):
+        return None
+    rates = RateService()
+    group_id = await rates.create_group("Matrix")
+    await rates.set_user_group(target, group_id, datetime.now(UTC).date())
+    return await _memberships(target)
+
+
+async def _memberships(user_id: int) -> list[tuple[Any, ...]]:
+    return [(m.group_id, m.valid_from) for m in await RateGroupMember.filter(
+        user_id=user_id).order_by("valid_from")]
+
+
 async def _stored_key(method: str, path: str) -> tuple[Any, ...] | None:
     """For the Exchanges routes: a key stored for OKX to remove; OKX as it is before."""
     if "/exchanges" not in path and "/credentials" not in path:
@@ -178,6 +199,7 @@ async def test_every_admin_route_against_every_role(
     before = await Withdrawal.get_or_none(id=withdrawal or 0)
     adjustment = await _pending_adjustment(path, target)
     exchange = await _stored_key(method, path)
+    memberships = await _membership(path, target)
     headers = {**auth(STAFF[who]), "Idempotency-Key": f"key-{who}-{method}-{len(path)}"}
     status, answer = await call(client, method, path.format(
         target=target, withdrawal=withdrawal, adjustment=adjustment), route,
@@ -199,6 +221,8 @@ async def test_every_admin_route_against_every_role(
         assert not await LedgerAdjustment.filter(requested_by=STAFF[who]).exists()
         if exchange is not None:
             assert await _exchange_state() == exchange
+        if memberships is not None:
+            assert await _memberships(target) == memberships
         assert await AuditEntry.filter(actor_id=STAFF[who]).exclude(
             action="admin.refused").count() == 0
 
@@ -281,7 +305,8 @@ async def test_a_users_file_shows_each_operation_with_its_postings(
         assert sorted(D(p["amount"]["amount"]) for p in operation["postings"]) == sorted(
             r["amount"] for r in mine)
         assert sum(D(p["amount"]["amount"]) for p in operation["postings"]) == 0  # balanced
-    assert body["actions"] == {"ban": False, "unban": False, "role": False}  # a viewer reads
+    assert body["actions"] == {"ban": False, "unban": False, "role": False,
+                               "group": False}  # a viewer reads
     status, body = await call(client, "GET", "/api/admin/users/999", "/api/admin/users/{id}",
                               headers=auth(STAFF["viewer"]))
     assert status == 404

@@ -14,6 +14,7 @@ from webapp.api import (
     admin_adjustments,
     admin_dashboards,
     admin_exchanges,
+    admin_groups,
     admin_payouts,
     cabinet,
     dashboard,
@@ -83,6 +84,8 @@ ROUTES = (
     ("GET", "/api/admin/dashboards/product", admin_dashboards.product),
     ("GET", "/api/admin/dashboards/exchanges", admin_dashboards.exchanges),
     ("GET", "/api/admin/dashboards/payouts", admin_dashboards.payouts),
+    # A trader's rate group on their page (webapp/api/admin_groups.py).
+    ("PUT", "/api/admin/users/{id}/group", admin_groups.set_group),
 )
 
 

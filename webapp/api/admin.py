@@ -13,6 +13,7 @@ from aiohttp import web
 from services.directory import SORTS, STATES, AuditFilters, UserFilters, UserRow, audit_page
 from services.models import Role, SignupSource
 from services.permissions import Permission, allowed
+from services.rebates.rate_views import groups, member_group
 from services.staff import StaffError, StaffRefusal
 from webapp.api.common import (
     ApiError,
@@ -85,7 +86,7 @@ async def users(request: web.Request) -> web.Response:
         "exchanges": [{"id": e.id, "name": e.name} for e in await deps.exchanges.list()]})
 
 
-async def _file(request: web.Request, who: Caller, user_id: int) -> web.Response:
+async def user_file(request: web.Request, who: Caller, user_id: int) -> web.Response:
     deps = request.app[API]
     row = await deps.directory.user(user_id)
     if row is None:
@@ -93,6 +94,9 @@ async def _file(request: web.Request, who: Caller, user_id: int) -> web.Response
     locale = who.locale
     summary = await deps.balances.summary(user_id)
     oneself = user_id == who.user.id
+    today = deps.clock().date()
+    group, upcoming = (await member_group(user_id, today),
+                       await deps.memberships.upcoming(user_id, today))
     return json_answer({
         "user": {**_row(row, who), "locale": row.locale},
         "accounts": [{"exchange_id": a.exchange_id, "exchange_name": a.exchange_name,
@@ -122,14 +126,23 @@ async def _file(request: web.Request, who: Caller, user_id: int) -> web.Response
             and allowed(who.user.role, Permission.USERS_BAN),
             "unban": not oneself and row.banned and allowed(who.user.role,
                                                             Permission.USERS_BAN),
-            "role": not oneself and allowed(who.user.role, Permission.USERS_ROLE)},
+            "role": not oneself and allowed(who.user.role, Permission.USERS_ROLE),
+            "group": row.role == Role.TRADER.value and allowed(who.user.role,
+                                                               Permission.RATES)},
         "roles": [{"code": role, "name": plain(who.t(f"admin.role.{role}"))} for role in ROLES],
+        # The rate group in force today, the next change set for a later day, the choices.
+        "group": None if group is None else {"id": group.id, "name": group.name},
+        "group_upcoming": None if upcoming is None else {
+            "valid_from": upcoming.valid_from.isoformat(),
+            "group": None if upcoming.group_id is None else {"id": upcoming.group_id,
+                                                             "name": upcoming.name or ""}},
+        "groups": [{"id": line.id, "name": line.name} for line in await groups(today)],
     })
 
 
 async def user(request: web.Request) -> web.Response:
     who = await operator(request, Permission.USERS_VIEW)
-    return await _file(request, who, path_id(request, who.t))
+    return await user_file(request, who, path_id(request, who.t))
 
 
 def _refused(refused: StaffError, who: Caller) -> ApiError:
@@ -147,7 +160,7 @@ async def _ban(request: web.Request, banned: bool) -> web.Response:
             await deps.staff.set_banned(who.user.id, target, banned)
         except StaffError as refused:
             raise _refused(refused, who) from None
-        return await _file(request, who, target)
+        return await user_file(request, who, target)
 
     return await once(request, deps.redis, deps.redis_prefix, who.user.id, who.t, write)
 
@@ -175,7 +188,7 @@ async def set_role(request: web.Request) -> web.Response:
             await deps.staff.set_role(who.user.id, target, Role(role))
         except StaffError as refused:
             raise _refused(refused, who) from None
-        return await _file(request, who, target)
+        return await user_file(request, who, target)
 
     return await once(request, deps.redis, deps.redis_prefix, who.user.id, who.t, write)
 

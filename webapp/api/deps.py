@@ -28,6 +28,7 @@ from services.payouts.queue import PayoutQueue
 from services.payouts.requests import WithdrawalService
 from services.payouts.settings_admin import PayoutSettingsAdmin
 from services.product_stats import ProductStats
+from services.rebates.membership import MembershipAdmin
 from services.referrals import ReferralService
 from services.staff import StaffService
 from services.stats import StatsService
@@ -77,6 +78,8 @@ class ApiDeps:
     stats: StatsService = field(default_factory=StatsService)
     product_stats: ProductStats = field(default_factory=ProductStats)
     payout_stats: PayoutStats = field(default_factory=PayoutStats)
+    # A trader's rate group on their page (webapp/api/admin_groups.py).
+    memberships: MembershipAdmin = field(default_factory=MembershipAdmin)
 
 
 API = web.AppKey("api", ApiDeps)

@@ -12,7 +12,13 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
-from webapp.api import spec_adjustments, spec_dashboards, spec_exchanges, spec_payouts
+from webapp.api import (
+    spec_adjustments,
+    spec_dashboards,
+    spec_exchanges,
+    spec_groups,
+    spec_payouts,
+)
 from webapp.api.spec_parts import (
     ADMIN_USER_FILTERS,
     BOOL,
@@ -139,8 +145,11 @@ SCHEMAS: dict[str, Schema] = {
         "withdrawals": array(obj({"id": INT, "status": STRING, "status_text": STRING,
                                   "amount": ref("Money"), "created_at": ref("Moment")})),
         "events": array(obj({"name": STRING, "at": ref("Moment")})),
-        "actions": obj({"ban": BOOL, "unban": BOOL, "role": BOOL}),
-        "roles": array(obj({"code": STRING, "name": STRING}))}),
+        "actions": obj({"ban": BOOL, "unban": BOOL, "role": BOOL, "group": BOOL}),
+        "roles": array(obj({"code": STRING, "name": STRING})),
+        # The rate group (webapp/api/spec_groups.py).
+        "group": nullable(ref("RateGroupRef")), "group_upcoming": nullable(ref("GroupChange")),
+        "groups": array(ref("RateGroupRef"))}),
     "AuditLog": obj({
         "entries": array(obj({
             "seq": INT, "at": ref("Moment"), "actor_id": nullable(INT), "action": STRING,
@@ -241,7 +250,7 @@ PATHS: dict[str, dict[str, Schema]] = {
 def sections() -> tuple[ModuleType, ...]:
     """The admin screens' parts of the description, one module each (``PATHS``, ``SCHEMAS``
     and ``BODIES``), so that a screen's routes and their contract live side by side."""
-    return (spec_payouts, spec_exchanges, spec_adjustments, spec_dashboards)
+    return (spec_payouts, spec_exchanges, spec_adjustments, spec_dashboards, spec_groups)
 
 
 @cache

@@ -1,7 +1,7 @@
 // A user (operators): the profile, the exchange accounts, the balance, the ledger operations
 // that moved their money (each with all its postings: account → amount), withdrawals, events;
-// Ban / Unban and the role, offered only where the answer's `actions` allows. Every change is
-// asked first, and the page is drawn again from the API's answer.
+// Ban / Unban, the role and the rate group, offered only where the answer's `actions` allows.
+// Every change is asked first, and the page is drawn again from the API's answer.
 (() => {
   "use strict";
   const C = window.CryptoRebate;
@@ -18,6 +18,12 @@
   const roleSelect = $("admin-role-select");
   const roleButton = $("admin-role-apply");
   const message = $("admin-action-message");
+  const group = {
+    box: $("admin-group"), form: document.getElementById("group-form"),
+    select: $("admin-group-select"), from: $("admin-group-from"), button: $("admin-group-save"),
+    error: $("admin-group-error"), message: $("admin-group-message"),
+    current: $("admin-group-current"), upcoming: $("admin-group-upcoming"),
+  };
   const lists = {
     accounts: document.getElementById("user-accounts"),
     operations: document.getElementById("user-operations"),
@@ -27,6 +33,7 @@
   const BALANCES = ["available", "held", "paid_out", "total_earned"];
   let shown = null; // the last answer drawn
   let pending = null; // {what, role, key}: the last action sent unanswered (a retry reuses its key)
+  let groupPending = null; // {body, key}: the same for the rate group
   let sending = false;
 
   // Back to the directory as it was left (its filters are in its address).
@@ -76,6 +83,33 @@
       roleButton.disabled = true; // until another role is chosen
     }
     actions.hidden = !(can.ban || can.unban || can.role);
+  }
+
+  function groupName(item) {
+    return item ? item.name : t("admin.user.group_none");
+  }
+
+  // The rate group: in force today, the next change set for a later day, and the choices.
+  function showGroup(data) {
+    const can = Boolean(data.actions && data.actions.group);
+    group.box.hidden = !can;
+    if (!can) return;
+    group.current.textContent = t("admin.user.group_current", { group: groupName(data.group) });
+    const next = data.group_upcoming;
+    group.upcoming.hidden = !next;
+    group.upcoming.textContent = next ? t("admin.user.group_upcoming",
+      { day: next.valid_from, group: groupName(next.group) }) : "";
+    const current = data.group ? String(data.group.id) : "";
+    C.fill(group.select, el("option", { value: "", selected: !current }, t("admin.user.group_none")),
+      (data.groups || []).map((item) => el("option",
+        { value: String(item.id), selected: String(item.id) === current }, item.name)));
+    groupButtonState();
+  }
+
+  // Save is offered for another group, or for the same one from a chosen day.
+  function groupButtonState() {
+    const current = shown && shown.group ? String(shown.group.id) : "";
+    group.button.disabled = group.select.value === current && !group.from.value;
   }
 
   function showBalance(balance) {
@@ -136,6 +170,7 @@
     shown = data;
     showProfile(data.user);
     showActions(data);
+    showGroup(data);
     showBalance(data.balance);
     showList("accounts", data.accounts, account);
     showList("operations", data.operations, operation);
@@ -208,6 +243,72 @@
     }
   }
 
+  function groupSay(text) {
+    group.message.hidden = !text;
+    group.message.textContent = text || "";
+  }
+
+  // A refusal under the field it names (the group or the day).
+  function groupRefuse(text, field) {
+    group.error.hidden = !text;
+    group.error.textContent = text || "";
+    C.markField(group.select, Boolean(text) && field !== "valid_from");
+    C.markField(group.from, field === "valid_from");
+  }
+
+  async function saveGroup(again) {
+    if (sending) return;
+    if (!again) {
+      const body = { group_id: group.select.value ? Number(group.select.value) : null };
+      if (group.from.value) body.valid_from = group.from.value;
+      groupSay(null);
+      groupRefuse(null);
+      const name = shown.user.name || String(shown.user.id);
+      const day = body.valid_from || t("admin.user.group_today");
+      const option = group.select.selectedOptions[0];
+      C.haptic("medium");
+      const ask = body.group_id === null ? t("admin.user.group_confirm_none", { name, day })
+        : t("admin.user.group_confirm", { name, day, group: option ? option.text : "" });
+      if (!await C.confirm(ask)) return;
+      // The same change after a lost answer: the same key, so it is done once.
+      const same = groupPending && JSON.stringify(groupPending.body) === JSON.stringify(body);
+      groupPending = same ? groupPending : { body, key: C.newKey(),
+        saved: t("admin.user.group_saved", { day, group: option ? option.text : "" }) };
+    }
+    sending = true;
+    C.busy(group.button, true);
+    try {
+      const data = await C.api("PUT", `/api/admin/users/${encodeURIComponent(userId)}/group`,
+        { key: groupPending.key, body: groupPending.body });
+      const saved = groupPending.saved;
+      groupPending = null;
+      C.hideNotice();
+      group.from.value = "";
+      render(data);
+      C.haptic("success");
+      groupSay(saved);
+    } catch (error) {
+      const lost = !(error instanceof C.ApiFailure) || error.status === 0 || error.status >= 500;
+      if (!lost) groupPending = null; // refused: another attempt is another change
+      C.haptic("error");
+      if (lost || error.status === 401) C.fail(error, () => saveGroup(true));
+      else groupRefuse(error.message, error.field);
+    } finally {
+      sending = false;
+      C.busy(group.button, false);
+      if (shown) groupButtonState();
+    }
+  }
+
+  group.select.addEventListener("change", () => {
+    C.haptic("selection");
+    groupButtonState();
+  });
+  group.from.addEventListener("input", groupButtonState);
+  group.form.addEventListener("submit", (submitted) => {
+    submitted.preventDefault();
+    if (!group.button.disabled) saveGroup();
+  });
   banButton.addEventListener("click", () => act("ban"));
   unbanButton.addEventListener("click", () => act("unban"));
   roleSelect.addEventListener("change", () => {
