@@ -80,6 +80,9 @@ class SimWithdrawal:
     state: SimState = SimState.PENDING
     tx_hash: str = ""
     fail: bool = False  # marked by withdraw_fail_after_accept: the next step fails it
+    # When the time-driven steps last moved it, on the monotonic clock: the wall clock the
+    # venues report (updated_ms) may be stepped by the machine, which stalled or rushed them.
+    stepped_at: float = field(default_factory=time.monotonic)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -182,6 +185,7 @@ class Wallet:
         else:
             w.state = SimState.COMPLETED
         w.updated_ms = now_ms()
+        w.stepped_at = time.monotonic()
 
     def advance(self, client_id: str | None = None, steps: int = 1) -> list[SimWithdrawal]:
         chosen = [w for w in self.withdrawals if client_id in (None, w.client_id, w.id)]
@@ -195,13 +199,13 @@ class Wallet:
         before answering a read."""
         if not self.auto_advance_seconds:
             return
-        period = int(self.auto_advance_seconds * 1000)
-        now = now_ms()
+        period = self.auto_advance_seconds
+        now = time.monotonic()
         for w in self.withdrawals:
-            while w.state not in FINAL and now - w.updated_ms >= period:
-                before = w.updated_ms
+            while w.state not in FINAL and now - w.stepped_at >= period:
+                before = w.stepped_at
                 self.step(w)
-                w.updated_ms = before + period
+                w.stepped_at = before + period
 
 
 @dataclass
