@@ -9,9 +9,7 @@ viewer sees the list without the form. Skips only without chromium."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from playwright.async_api import Browser, expect
@@ -22,11 +20,9 @@ from services.adjustments import AdjustmentService
 from services.formatting import money
 from services.i18n import Catalog
 from services.models import AdjustmentStatus, LedgerAdjustment, Role, User
-from tests.conftest import RUN_ID
 from tests.payouts.helpers import funded_trader, staff
-from tests.support.api_app import build_app
-from tests.support.browser import OVERFLOW_JS, chromium, chromium_or_skip
-from tests.support.miniapp import output_dir, serve, settle, telegram_calls
+from tests.support.browser import OVERFLOW_JS
+from tests.support.miniapp import output_dir, settle, telegram_calls
 from tests.support.pages import JS_KEY, page_config, pages_client
 from tests.web.test_miniapp_browser import PHONE, app_page
 from webapp.pages import PAGE_SCRIPTS
@@ -35,16 +31,13 @@ D = Decimal
 
 
 @pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as opened:
-        yield opened
+def browser(admin_browser: Browser) -> Browser:
+    return admin_browser
 
 
 @pytest.fixture(scope="module")
-async def site(orm: str, redis: Any, services: Services, i18n: Catalog) -> AsyncIterator[str]:
-    chromium_or_skip()
-    async with serve(build_app(services, i18n, redis, f"test-{RUN_ID}-adjust-browser")) as url:
-        yield url
+def site(admin_site: str) -> str:
+    return admin_site
 
 
 async def available(user_id: int) -> Decimal:

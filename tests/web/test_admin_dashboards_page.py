@@ -6,25 +6,19 @@ refused to a viewer with the API's message, and every tab fits 360 px in both la
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from aiohttp import ClientSession
 from playwright.async_api import Browser, expect
 
-from bot.app import Services
-from services.i18n import Catalog
 from services.models import Role
 from services.rebates import RebateEngine
-from tests.conftest import RUN_ID
 from tests.ledger.helpers import make_trader, put_record
 from tests.payouts.helpers import staff
-from tests.support.api_app import auth, build_app
-from tests.support.browser import OVERFLOW_JS, chromium, chromium_or_skip
-from tests.support.miniapp import output_dir, serve
+from tests.support.browser import OVERFLOW_JS
+from tests.support.miniapp import output_dir
+from tests.web.conftest import api_get
 from tests.web.test_miniapp_browser import PHONE, app_page, phone, set_locale, visit
 
 D = Decimal
@@ -32,22 +26,13 @@ TODAY = datetime.now(UTC).date()
 
 
 @pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as opened:
-        yield opened
+def browser(admin_browser: Browser) -> Browser:
+    return admin_browser
 
 
 @pytest.fixture(scope="module")
-async def site(orm: str, redis: Any, services: Services, i18n: Catalog) -> AsyncIterator[str]:
-    chromium_or_skip()
-    async with serve(build_app(services, i18n, redis, f"test-{RUN_ID}-dashboards")) as url:
-        yield url
-
-
-async def _api(site: str, user_id: int, path: str, lang: str = "en") -> tuple[int, Any]:
-    async with ClientSession() as session, session.get(
-            f"{site}{path}", headers=auth(user_id, language=lang)) as response:
-        return response.status, await response.json()
+def site(admin_site: str) -> str:
+    return admin_site
 
 
 async def _earnings() -> None:
@@ -61,7 +46,7 @@ async def _earnings() -> None:
 async def test_an_admin_reads_the_three_dashboards(db: str, browser: Browser, site: str) -> None:
     await _earnings()
     admin = await staff(Role.ADMIN)
-    _, executive = await _api(site, admin, "/api/admin/dashboards/executive?period=7d")
+    _, executive = await api_get(site, admin, "/api/admin/dashboards/executive?period=7d")
     async with app_page(browser, site, "/app/admin/dashboards?tab=executive&period=7d",
                         user_id=admin) as page:
         await expect(page.get_by_test_id("kpi-volume-value")).to_have_text(
@@ -73,14 +58,14 @@ async def test_an_admin_reads_the_three_dashboards(db: str, browser: Browser, si
 
         await page.get_by_test_id("tab-product").click()
         await expect(page).to_have_url(re.compile(r"tab=product&period=30d"))
-        _, product = await _api(site, admin, "/api/admin/dashboards/product")
+        _, product = await api_get(site, admin, "/api/admin/dashboards/product")
         await expect(page.get_by_test_id("kpi-new_traders-value")).to_have_text(
             product["new_traders"]["value"]["text"])
         await expect(page.get_by_test_id("funnel-row")).to_have_count(4)
         await expect(page.get_by_test_id("cohorts-row")).to_have_count(4)
 
         await page.get_by_test_id("tab-exchanges").click()
-        _, exchanges = await _api(site, admin, "/api/admin/dashboards/exchanges")
+        _, exchanges = await api_get(site, admin, "/api/admin/dashboards/exchanges")
         await expect(page.get_by_test_id("exchange-card")).to_have_count(
             len(exchanges["exchanges"]))
         okx = page.locator('[data-testid="exchange-card"][data-id="okx"]')
@@ -101,7 +86,7 @@ async def test_an_admin_reads_the_three_dashboards(db: str, browser: Browser, si
 async def test_a_viewer_is_refused_the_payout_dashboard(db: str, browser: Browser,
                                                         site: str) -> None:
     viewer = await staff(Role.VIEWER)
-    status, answer = await _api(site, viewer, "/api/admin/dashboards/payouts")
+    status, answer = await api_get(site, viewer, "/api/admin/dashboards/payouts")
     assert status == 403
     async with app_page(browser, site, "/app/admin/dashboards?tab=payouts",
                         user_id=viewer) as page:

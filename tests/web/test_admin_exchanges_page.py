@@ -6,37 +6,30 @@ fits 360 px in English and Russian (screenshots under test-output/miniapp/)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from bot.app import Services
 from services.i18n import Catalog
 from services.models import Exchange, Role, SyncRun, SyncRunStatus, User
-from tests.conftest import RUN_ID
 from tests.payouts.helpers import staff
-from tests.support.api_app import build_app
-from tests.support.browser import OVERFLOW_JS, chromium, chromium_or_skip
-from tests.support.miniapp import output_dir, serve, settle, telegram_calls
+from tests.support.browser import OVERFLOW_JS
+from tests.support.miniapp import output_dir, settle, telegram_calls
 from tests.web.test_miniapp_browser import PHONE, app_page, phone, set_locale, visit
 
 KEY, SECRET = "browser-api-key-LAST", "browser-api-secret-value"
 
 
 @pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as opened:
-        yield opened
+def browser(admin_browser: Browser) -> Browser:
+    return admin_browser
 
 
 @pytest.fixture(scope="module")
-async def site(orm: str, redis: Any, services: Services, i18n: Catalog) -> AsyncIterator[str]:
-    chromium_or_skip()
-    async with serve(build_app(services, i18n, redis, f"test-{RUN_ID}-exchanges-page")) as url:
-        yield url
+def site(admin_site: str) -> str:
+    return admin_site
 
 
 async def _failed_run() -> None:

@@ -8,7 +8,6 @@ without chromium."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,32 +15,25 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, expect
 
-from bot.app import Services
 from services.i18n import Catalog
 from services.models import Exchange, Role, User
 from services.models.rates import RateGroupMember
 from services.rebates import RateService
-from tests.conftest import RUN_ID
 from tests.payouts.helpers import funded_trader, staff
-from tests.support.api_app import build_app
-from tests.support.browser import chromium, chromium_or_skip
-from tests.support.miniapp import serve, settle, telegram_calls
+from tests.support.miniapp import settle, telegram_calls
 from tests.web.test_miniapp_browser import app_page, visit
 
 D = Decimal
 
 
 @pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as opened:
-        yield opened
+def browser(admin_browser: Browser) -> Browser:
+    return admin_browser
 
 
 @pytest.fixture(scope="module")
-async def site(orm: str, redis: Any, services: Services, i18n: Catalog) -> AsyncIterator[str]:
-    chromium_or_skip()
-    async with serve(build_app(services, i18n, redis, f"test-{RUN_ID}-group-browser")) as url:
-        yield url
+def site(admin_site: str) -> str:
+    return admin_site
 
 
 async def _memberships(user_id: int) -> list[tuple[int | None, Any]]:

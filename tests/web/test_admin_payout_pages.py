@@ -7,23 +7,18 @@ test-output/miniapp/admin-*.png)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from aiohttp import ClientSession
 from playwright.async_api import Browser, expect
 
-from bot.app import Services
 from services.i18n import Catalog
 from services.models import AuditEntry, PayoutNetwork, Role, User, Withdrawal, WithdrawalStatus
 from services.payouts.settings_admin import PayoutSettingsAdmin
-from tests.conftest import RUN_ID
 from tests.payouts.helpers import staff
-from tests.support.api_app import auth, build_app
-from tests.support.browser import OVERFLOW_JS, chromium, chromium_or_skip
-from tests.support.miniapp import output_dir, serve, settle, telegram_calls
+from tests.support.browser import OVERFLOW_JS
+from tests.support.miniapp import output_dir, settle, telegram_calls
+from tests.web.conftest import api_get
 from tests.web.test_api_admin_payouts import pending
 from tests.web.test_miniapp_browser import PHONE, app_page, phone, set_locale, visit
 
@@ -31,22 +26,13 @@ D = Decimal
 
 
 @pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as opened:
-        yield opened
+def browser(admin_browser: Browser) -> Browser:
+    return admin_browser
 
 
 @pytest.fixture(scope="module")
-async def site(orm: str, redis: Any, services: Services, i18n: Catalog) -> AsyncIterator[str]:
-    chromium_or_skip()
-    async with serve(build_app(services, i18n, redis, f"test-{RUN_ID}-payout-pages")) as url:
-        yield url
-
-
-async def _api(site: str, user_id: int, path: str, lang: str = "en") -> tuple[int, Any]:
-    async with ClientSession() as session, session.get(
-            f"{site}{path}", headers=auth(user_id, language=lang)) as response:
-        return response.status, await response.json()
+def site(admin_site: str) -> str:
+    return admin_site
 
 
 async def _finance(name: str = "Fiona") -> int:
@@ -60,7 +46,7 @@ async def test_finance_approves_and_rejects_and_sees_a_refusal(
     first, second, third = (await pending(D("800"), onchain=True), await pending(D("900")),
                             await pending(D("700")))
     finance = await _finance()
-    _, queue = await _api(site, finance, "/api/admin/payouts/queue")
+    _, queue = await api_get(site, finance, "/api/admin/payouts/queue")
     async with app_page(browser, site, "/app/admin/payouts?lang=en", user_id=finance) as page:
         await expect(page.locator('[data-testid^="payout-"][data-id]')).to_have_count(3)
         one = page.get_by_test_id(f"payout-{first}")
@@ -171,7 +157,7 @@ async def test_the_audit_log_filters_pages_and_shows_the_chain(
     await pending(D("800"))  # the request's own audit row
     for n in range(3):  # three payout changes
         await PayoutSettingsAdmin().change_settings(admin, {"address_cooldown_hours": 30 + n})
-    _, everything = await _api(site, admin, "/api/admin/audit")
+    _, everything = await api_get(site, admin, "/api/admin/audit")
     async with app_page(browser, site, "/app/admin/audit?lang=en", user_id=admin) as page:
         await expect(page.get_by_test_id("audit-chain-state")).to_have_text(
             "The hash chain checked out")
