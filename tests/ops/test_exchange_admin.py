@@ -34,16 +34,16 @@ from services.notifications import NotificationService
 from services.rebates import RateService
 from services.rebates.rate_views import exchange_shares
 from services.sync import SyncService
+from tests.clock import today
 
 ADMIN, OPS = 950, 951
-TODAY = datetime.now(UTC).date()
 SIM_KEY = "sim-key-0123456789-Q7X"
 SECRET = ApiSecret(SIM_KEY, "sim-secret", "sim-pass")
 
 
 @pytest.fixture
 async def simulator() -> AsyncIterator[tuple[Dataset, str]]:
-    dataset = Dataset.build(["okx"], traders=3, days=3, seed=3, end_day=TODAY - timedelta(1))
+    dataset = Dataset.build(["okx"], traders=3, days=3, seed=3, end_day=today() - timedelta(1))
     dataset.api_key = SIM_KEY
     server = TestServer(create_app(dataset, Faults()), host="127.0.0.1", port=0)
     await server.start_server()
@@ -100,14 +100,14 @@ async def test_each_refusal_and_nothing_changes(staff: None) -> None:
         (admin.update(ADMIN, "okx", Changes(sync_interval_minutes=1441)),
          ExchangeRefusal.BAD_INTERVAL, "sync_interval_minutes"),
         (admin.update(ADMIN, "okx", Changes(enabled=True)), ExchangeRefusal.UNCHANGED, None),
-        (admin.set_share(ADMIN, "okx", "70", TODAY - timedelta(days=1)),
+        (admin.set_share(ADMIN, "okx", "70", today() - timedelta(days=1)),
          ExchangeRefusal.BAD_DATE, "valid_from"),
-        (admin.set_share(ADMIN, "okx", "70", TODAY + timedelta(days=400)),
+        (admin.set_share(ADMIN, "okx", "70", today() + timedelta(days=400)),
          ExchangeRefusal.BAD_DATE, "valid_from"),
         (admin.set_share(ADMIN, "okx", "100.5", None), ExchangeRefusal.BAD_SHARE,
          "share_percent"),
         (admin.set_share(OPS, "okx", "70", None), ExchangeRefusal.NOT_ALLOWED, None),
-        (admin.set_credentials(ADMIN, "okx", SECRET, TODAY), ExchangeRefusal.BAD_DATE,
+        (admin.set_credentials(ADMIN, "okx", SECRET, today()), ExchangeRefusal.BAD_DATE,
          "expires_on"),
         (admin.set_credentials(ADMIN, "okx", ApiSecret("short", "x"), None),
          ExchangeRefusal.BAD_KEY, "api_key"),
@@ -147,18 +147,18 @@ async def test_changes_are_made_and_audited_with_before_and_after(staff: None) -
     assert entry.after == {"enabled": False, "sync_interval_minutes": 30,
                            "link_template": "https://www.okx.com/join/NEW?sub={sub}"}
     # The share: from a later day, kept as history; today's share unchanged until then.
-    later = TODAY + timedelta(days=3)
+    later = today() + timedelta(days=3)
     card = await admin.set_share(ADMIN, "okx", "65", later)
     assert card.share == Decimal("0.6") and card.share_upcoming == ((later, Decimal("0.65")),)
     card = await admin.set_share(ADMIN, "okx", "62.5", None)
-    assert card.share == Decimal("0.625") and card.share_since == TODAY
-    line = next(s for s in await exchange_shares(TODAY) if s.exchange_id == "okx")
+    assert card.share == Decimal("0.625") and card.share_since == today()
+    line = next(s for s in await exchange_shares(today()) if s.exchange_id == "okx")
     assert line.upcoming == ((later, Decimal("0.65")),)
     shares = [(a.before, a.after) for a in await AuditEntry.filter(
         action="rate.exchange_share").order_by("id")]
     assert shares == [
         ({"share": "0.6000"}, {"share": "0.6500", "valid_from": later.isoformat()}),
-        ({"share": "0.6000"}, {"share": "0.6250", "valid_from": TODAY.isoformat()})]
+        ({"share": "0.6000"}, {"share": "0.6250", "valid_from": today().isoformat()})]
 
 
 async def test_credentials_are_audited_by_hint_and_expiry_never_by_secret(
@@ -166,7 +166,7 @@ async def test_credentials_are_audited_by_hint_and_expiry_never_by_secret(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     admin, _ = _admin({"EXCHANGE_OKX_API_KEY": "env-key-0000"})
-    expiry = TODAY + timedelta(days=30)
+    expiry = today() + timedelta(days=30)
     card = await admin.set_credentials(ADMIN, "okx", SECRET, expiry)
     assert card.credential_source == "db" and card.credential is not None
     assert (card.credential.hint, card.credential.expires_on, card.credential.set_by) == (
@@ -223,7 +223,7 @@ async def test_a_key_set_for_an_exchange_without_one_makes_it_configured(
     admin, sync = _admin({"EXCHANGE_OKX_API_URL": f"{url}/okx"})
     assert "okx" not in await sync.due()
     assert (await admin.card("okx")).sync.status == "not_configured"
-    await admin.set_credentials(ADMIN, "okx", SECRET, TODAY + timedelta(days=90))
+    await admin.set_credentials(ADMIN, "okx", SECRET, today() + timedelta(days=90))
     assert "okx" in await sync.due()
     card = await admin.card("okx")
     assert card.sync.status == "error" and card.credential_source == "db"  # never synced yet

@@ -3,7 +3,7 @@ compared with the 30 days before, with its chart as a PNG photo."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,11 +13,11 @@ from aiogram.types import Chat
 from services.formatting import money
 from services.rebates import RebateEngine
 from services.stats import StatsService
+from tests.clock import today
 from tests.ledger.helpers import make_trader, put_record
 from tests.support.updates import message_update, tg_user
 
 D = Decimal
-TODAY = datetime.now(UTC).date()
 
 
 async def _book() -> list[tuple[str, int, Decimal, Decimal]]:
@@ -28,7 +28,7 @@ async def _book() -> list[tuple[str, int, Decimal, Decimal]]:
     b, b_uid = await make_trader("bybit")
     c, c_uid = await make_trader("okx")
     for n, back in enumerate(range(0, 60, 4)):
-        day = TODAY - timedelta(days=back)
+        day = today() - timedelta(days=back)
         for exchange_id, uid in (("okx", a_uid), ("bybit", b_uid)) + (
                 (("okx", c_uid),) if back >= 30 else ()):
             volume, commission = D(10_000 + 100 * n), D(4 + n) + D("0.5")
@@ -41,7 +41,7 @@ async def _book() -> list[tuple[str, int, Decimal, Decimal]]:
 
 async def test_the_snapshot_is_the_records_against_the_period_before(db: str) -> None:
     booked = await _book()
-    snap = await StatsService().snapshot(TODAY)
+    snap = await StatsService().snapshot(today())
     now = [b for b in booked if b[1] < 30]
     before = [b for b in booked if 30 <= b[1] < 60]
     assert snap.volume.now == sum(b[2] for b in now)
@@ -57,7 +57,7 @@ async def test_the_snapshot_is_the_records_against_the_period_before(db: str) ->
     revenues = [line.revenue for line in snap.by_exchange]
     assert revenues == sorted(revenues, reverse=True)
     assert sum(line.revenue for line in snap.by_exchange) == snap.revenue.now
-    assert len(snap.days) == 30 and snap.days[-1][0] == TODAY
+    assert len(snap.days) == 30 and snap.days[-1][0] == today()
     assert sum(day[1] for day in snap.days) == snap.volume.now
 
 
@@ -71,7 +71,7 @@ async def test_stats_in_the_admin_chat_is_a_photo_with_the_numbers(  # type: ign
     chat = Chat(id=settings.admin_chat_id, type="supergroup", title="Admins")
     await dispatcher.feed_update(bot, message_update(tg_user(admin), "/stats", chat))
     [photo] = [call for call in bot.session.calls if isinstance(call, SendPhoto)]
-    snap = await StatsService().snapshot(TODAY)
+    snap = await StatsService().snapshot(today())
     assert f"Trading volume: <b>{money(snap.volume.now)}</b> USDT" in (photo.caption or "")
     assert "Needs a person: 0 withdrawals" in (photo.caption or "")
     png = photo.photo.data  # type: ignore[union-attr]

@@ -6,7 +6,7 @@ refused to a viewer with the API's message, and every tab fits 360 px in both la
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -14,6 +14,7 @@ from playwright.async_api import Browser, expect
 
 from services.models import Role
 from services.rebates import RebateEngine
+from tests.clock import today
 from tests.ledger.helpers import make_trader, put_record
 from tests.payouts.helpers import staff
 from tests.support.browser import OVERFLOW_JS
@@ -22,7 +23,6 @@ from tests.web.conftest import api_get
 from tests.web.test_miniapp_browser import PHONE, app_page, phone, set_locale, visit
 
 D = Decimal
-TODAY = datetime.now(UTC).date()
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def site(admin_site: str) -> str:
 async def _earnings() -> None:
     for exchange_id, volume in (("okx", "12000"), ("bybit", "3000.5")):
         _, uid = await make_trader(exchange_id)
-        await put_record(exchange_id, uid, TODAY - timedelta(days=1), commission=D("7.25"),
+        await put_record(exchange_id, uid, today() - timedelta(days=1), commission=D("7.25"),
                          volume=D(volume), fee=D(3))
     await RebateEngine().accrue_all()
 
@@ -80,7 +80,7 @@ async def test_an_admin_reads_the_three_dashboards(db: str, browser: Browser, si
         await page.get_by_test_id("period-90d").click()
         await expect(page).to_have_url(re.compile(r"tab=payouts&period=90d"))
         await expect(page.get_by_test_id("board-range")).to_contain_text(
-            (TODAY - timedelta(days=89)).isoformat())
+            (today() - timedelta(days=89)).isoformat())
 
 
 async def test_a_viewer_is_refused_the_payout_dashboard(db: str, browser: Browser,

@@ -15,12 +15,12 @@ from bot.app import Services
 from services.i18n import Catalog
 from services.models import Role, User, Withdrawal
 from services.rebates import RebateEngine
+from tests.clock import today
 from tests.ledger.helpers import make_trader, next_id, put_record
 from tests.support.api_app import auth, build_app, call
 
 D = Decimal
 ADMIN = 950
-TODAY = datetime.now(UTC).date()
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ async def client(db, redis, redis_prefix, services: Services,  # type: ignore[no
 
 async def test_the_executive_dashboard_in_russian(client: TestClient) -> None:
     _, uid = await make_trader("okx")
-    await put_record("okx", uid, TODAY - timedelta(days=2), commission=D("12.5"),
+    await put_record("okx", uid, today() - timedelta(days=2), commission=D("12.5"),
                      volume=D(12000), fee=D(25))
     await RebateEngine().accrue_all()
     status, board = await call(client, "GET", "/api/admin/dashboards/executive?period=7d",
@@ -93,7 +93,7 @@ async def test_a_bad_period_is_a_400_naming_it(client: TestClient, tab: str) -> 
 
 async def test_the_exchange_dashboard_in_russian(client: TestClient) -> None:
     _, uid = await make_trader("okx")
-    await put_record("okx", uid, TODAY - timedelta(days=1), commission=D("2500"),
+    await put_record("okx", uid, today() - timedelta(days=1), commission=D("2500"),
                      volume=D(1_000_000), fee=D(5000))
     await RebateEngine().accrue_all()
     status, board = await call(client, "GET", "/api/admin/dashboards/exchanges",
