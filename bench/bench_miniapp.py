@@ -258,16 +258,16 @@ async def check_answer(conn: asyncpg.Connection, url: str, trader: list[str]) ->
 
 async def query_profile(conn: asyncpg.Connection, traders: int, today: date,
                         samples: int) -> list[str]:
-    """The dashboard's queries alone, one connection, random traders: mean ms each; and the
-    plan of each for one trader."""
+    """The dashboard's statement alone, one connection, random traders: mean ms; and its
+    plan for one trader."""
     start = today - timedelta(days=29)
     previous = start - timedelta(days=30)
-    from services import balances, dashboard
+    from services import dashboard
 
-    # (label, sql, the arguments for a trader): what DashboardService.dashboard sends.
+    # (label, sql, the arguments for a trader): what DashboardService.read sends.
     queries: list[tuple[str, str, Callable[[int], tuple[Any, ...]]]] = [
-        ("accrual lines (60 days)", dashboard._BOOKS, lambda user: (user, previous, today)),
-        ("where they stand", balances._STANDING, lambda user: (user, str(user), "USDT")),
+        ("user, standing, 60 days", dashboard._READ,
+         lambda user: (user, str(user), "USDT", previous, today, start)),
     ]
     rng = random.Random(5)
     lines = []

@@ -118,8 +118,9 @@ class Standing:
     linked: frozenset[str]
 
 
-# $1 user id, $2 the same as text (ledger accounts are owned by text), $3 asset.
-_STANDING = """
+# $1 user id, $2 the same as text (ledger accounts are owned by text), $3 asset. One row; the
+# Mini App's dashboard reads it inside its own statement (services/dashboard.py).
+STANDING_SQL = """
 SELECT coalesce((SELECT balance FROM ledger_accounts WHERE owner = $2 AND asset = $3
                  AND kind = 'trader_available'), 0) AS available,
        coalesce((SELECT balance FROM ledger_accounts WHERE owner = $2 AND asset = $3
@@ -138,7 +139,11 @@ FROM (SELECT coalesce(sum(trader_amount), 0) AS earned,
 async def read_standing(conn: Any, user_id: int, asset: str = USDT) -> Standing:
     """One query on the caller's connection: the bot's balance screen and the Mini App's
     dashboard read the same figures the same way."""
-    row = await conn.fetchrow(_STANDING, user_id, str(user_id), asset)
+    return standing_of(await conn.fetchrow(STANDING_SQL, user_id, str(user_id), asset))
+
+
+def standing_of(row: Any) -> Standing:
+    """A Standing from a row of STANDING_SQL's columns."""
     return Standing(available=row["available"], held=row["held"], paid_out=row["paid_out"],
                     earned=row["earned"], estimated=row["estimated"],
                     linked=frozenset(row["linked"]))

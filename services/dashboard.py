@@ -1,12 +1,13 @@
 """The Mini App's dashboard: a trader's figures over a period, against the period before, per
 day and per exchange, with the balances of the bot's balance screen.
 
-Two queries on one connection: the trader's accrual lines per (day, exchange) of the period and
-the one before it, by rebate_accruals' (user_id, day) index — the totals, the days and the
-exchanges' cards are summed from them here — and where the trader stands
-(services.balances.read_standing, the same read as the bot's balance screen, so both show the
-same figures to the last digit). The exchanges' sync statuses are the same for every trader
-and are kept a few seconds (SyncService.statuses reads sync_runs twice per exchange).
+One statement (_READ): who asks, where they stand (services.balances' STANDING_SQL, the same
+read as the bot's balance screen, so both show the same figures to the last digit), and their
+sums per exchange of the period and of the one before it, by rebate_accruals' (user_id, day)
+index; the totals and the exchanges' cards are added up from those few rows here. The chart's
+days are a read of their own (``days``): the page draws the server's chart, and the dashboard
+answer does not carry them. The exchanges' sync statuses are the same for every trader and are
+kept a few seconds (SyncService.statuses reads sync_runs twice per exchange).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from typing import Any, NamedTuple
 
 from tortoise import Tortoise
 
-from services.balances import BalanceService, read_standing
-from services.ledger import ZERO
+from services.balances import STANDING_SQL, BalanceService, standing_of
+from services.dto import UserDTO
+from services.ledger import USDT, ZERO
 from services.sync import ExchangeStatus, ExchangeStatusDTO, SyncService
+from services.users import USER_COLUMNS, user_of_row
 
 # The periods the dashboard offers, by the number of UTC days they cover ("all": since the
 # trader's first accrual).
@@ -33,8 +36,8 @@ PERIODS = (*PERIOD_DAYS, ALL)
 _TENTH = Decimal("0.1")
 
 
-# NamedTuples, not frozen dataclasses: a dashboard makes ~35 of these, and a frozen
-# dataclass's __init__ costs several times a tuple's (5% of an answer's time under load).
+# NamedTuples, not frozen dataclasses: cheaper to make, and a dashboard is read on every
+# opening of the Mini App.
 class PeriodTotals(NamedTuple):
     volume: Decimal
     fee: Decimal
@@ -74,7 +77,6 @@ class Dashboard:
     paid_out: Decimal
     total_earned: Decimal
     estimated_earned: Decimal
-    days: tuple[DayPoint, ...]  # every day from start to end, oldest first
     exchanges: tuple[ExchangeCard, ...]
 
 
@@ -97,18 +99,48 @@ def period_bounds(period: str, today: date, first_day: date | None) -> tuple[dat
     return start, start - timedelta(days=days)
 
 
-# One line per (day, exchange) of the trader, from the first day read ($2: the previous
-# period's start; NULL for all time) to $3, by the (user_id, day) index; the totals, the days
-# and the exchanges' cards are summed from these lines here (a few dozen for a month).
-_BOOKS = """
-SELECT day, exchange_id, coalesce(sum(volume_usdt), 0) AS volume,
-       coalesce(sum(fee_usdt), 0) AS fee, sum(gross) AS commission,
-       sum(trader_amount) AS rebate,
-       coalesce(sum(trader_amount) FILTER (WHERE estimated), 0) AS estimated,
-       bool_or(estimated) AS any_estimated
+# The five sums of a period, as SQL: ``{when}`` picks the period's days.
+_SUMS = ("volume_usdt", "fee_usdt", "gross", "trader_amount")
+_PERIOD = ", ".join([f"coalesce(sum({column}) FILTER (WHERE {{when}}), 0)" for column in _SUMS]
+                    + ["coalesce(sum(trader_amount) FILTER (WHERE estimated AND ({when})), 0)"])
+
+# The whole dashboard in one statement, by primary key and rebate_accruals' (user_id, day)
+# index: who asks (no row: not registered), where they stand (STANDING_SQL) and, per exchange,
+# the period's five sums ($6 its first day; NULL for all time), its number of accrual lines,
+# the previous period's five sums and the first day with an accrual — one array a column,
+# element i of each for exchange i, from the first day read ($4: the previous period's
+# start; NULL for all time) to $5. One statement, not three, and sums rather than lines: under
+# load each round trip and each decoded value cost the web process more CPU than the rest of
+# the answer (bench/bench_miniapp.py). $1 user id, $2 the same as text, $3 asset.
+_READ = f"""
+SELECT {", ".join(f"u.{column}" for column in USER_COLUMNS)},
+       s.available, s.held, s.paid_out, s.earned, s.estimated, s.linked,
+       x.exchange, x.sums, x.lines, x.sums_before, x.first_day
+FROM users u
+CROSS JOIN LATERAL ({STANDING_SQL}) s
+CROSS JOIN LATERAL (
+    SELECT array_agg(exchange_id) AS exchange, array_agg(sums) AS sums,
+           array_agg(lines) AS lines, array_agg(sums_before) AS sums_before,
+           min(first_day) AS first_day
+    FROM (SELECT exchange_id,
+                 ARRAY[{_PERIOD.format(when="$6::date IS NULL OR day >= $6")}] AS sums,
+                 count(*) FILTER (WHERE $6::date IS NULL OR day >= $6) AS lines,
+                 ARRAY[{_PERIOD.format(when="day < $6")}] AS sums_before,
+                 min(day) AS first_day
+          FROM rebate_accruals
+          WHERE user_id = $1 AND ($4::date IS NULL OR day >= $4) AND day <= $5
+          GROUP BY exchange_id) per_exchange
+) x
+WHERE u.id = $1
+"""
+
+# The chart's days: the trader's sums per day from $2 (NULL: all time) to $3.
+_DAYS = """
+SELECT day, coalesce(sum(volume_usdt), 0) AS volume, sum(trader_amount) AS rebate,
+       bool_or(estimated) AS estimated
 FROM rebate_accruals
 WHERE user_id = $1 AND ($2::date IS NULL OR day >= $2) AND day <= $3
-GROUP BY day, exchange_id
+GROUP BY day
 """
 
 
@@ -148,66 +180,79 @@ class DashboardService:
 
     async def dashboard(self, user_id: int, period: str, today: date,
                         now: datetime) -> Dashboard:
-        """The trader's dashboard for a period ending ``today`` (a UTC day). ``now`` is not
-        read here: the sync line is worded by the caller (services.sync.wording.sync_line)
-        from each card's status and the same ``now``."""
+        """The trader's dashboard for a period ending ``today`` (a UTC day); LookupError for a
+        user we do not know. ``now`` is not read here: the sync line is worded by the caller
+        (services.sync.wording.sync_line) from each card's status and the same ``now``."""
+        read = await self.read(user_id, period, today)
+        if read is None:
+            raise LookupError(f"no user {user_id}")
+        return read[1]
+
+    async def read(self, user_id: int, period: str,
+                   today: date) -> tuple[UserDTO, Dashboard] | None:
+        """Who asks and their dashboard for a period ending ``today``, in one statement; None
+        for a user we do not know (never started the bot)."""
         if period not in PERIODS:  # before any query
             raise ValueError(f"unknown period {period!r}; one of {', '.join(PERIODS)}")
+        bounded = period != ALL
+        start, previous_start = period_bounds(period, today, None) if bounded else (today, None)
         client = Tortoise.get_connection(self._connection_name)
         async with client.acquire_connection() as conn:
-            if period == ALL:
-                lines = await conn.fetch(_BOOKS, user_id, None, today)
-                first_day = min((line["day"] for line in lines), default=None)
-                start, previous_start = period_bounds(period, today, first_day)
-            else:
-                start, previous_start = period_bounds(period, today, None)
-                lines = await conn.fetch(_BOOKS, user_id, previous_start, today)
-            standing = await read_standing(conn, user_id)
+            row = await conn.fetchrow(_READ, user_id, str(user_id), USDT, previous_start, today,
+                                      start if bounded else None)
+        if row is None:
+            return None
+        exchanges = row["exchange"] or []  # NULL: no accruals in the days read
+        if not bounded:
+            start, previous_start = period_bounds(period, today, row["first_day"])
+        standing = standing_of(row)
         statuses = await self._sync_statuses()
-        current = [line for line in lines if line["day"] >= start]
-        return Dashboard(
+        return user_of_row(row), Dashboard(
             user_id=user_id, period=period, start=start, end=today,
-            totals=_totals(current),
-            previous=None if previous_start is None
-            else _totals([line for line in lines if line["day"] < start]),
+            totals=_added(row["sums"] or []),
+            previous=None if previous_start is None else _added(row["sums_before"] or []),
             available=standing.available, held=standing.held, paid_out=standing.paid_out,
             total_earned=standing.earned, estimated_earned=standing.estimated,
-            days=_days(start, today, current),
-            exchanges=_cards(statuses, current, standing.linked),
+            exchanges=_cards(statuses, exchanges, row["sums"] or [], row["lines"] or [],
+                             standing.linked),
         )
 
+    async def days(self, user_id: int, period: str, today: date) -> tuple[DayPoint, ...]:
+        """The chart's points: every day of the period ending ``today``, oldest first ("all":
+        from the trader's first accrual)."""
+        if period not in PERIODS:
+            raise ValueError(f"unknown period {period!r}; one of {', '.join(PERIODS)}")
+        start = period_bounds(period, today, None)[0] if period != ALL else None
+        client = Tortoise.get_connection(self._connection_name)
+        async with client.acquire_connection() as conn:
+            rows = await conn.fetch(_DAYS, user_id, start, today)
+        if start is None:
+            start = period_bounds(ALL, today, min((row["day"] for row in rows), default=None))[0]
+        return _days(start, today, rows)
 
-def _sum(lines: list[Any], name: str) -> Decimal:
-    return sum((line[name] for line in lines), ZERO)
 
-
-def _totals(lines: list[Any]) -> PeriodTotals:
-    """The five sums of the lines, in one pass over them."""
+def _added(per_exchange: list[list[Decimal]]) -> PeriodTotals:
+    """The five sums of a period added up over the exchanges."""
     volume = fee = commission = rebate = estimated = ZERO
-    for line in lines:
-        volume += line["volume"]
-        fee += line["fee"]
-        commission += line["commission"]
-        rebate += line["rebate"]
-        estimated += line["estimated"]
+    for sums in per_exchange:
+        volume += sums[0]
+        fee += sums[1]
+        commission += sums[2]
+        rebate += sums[3]
+        estimated += sums[4]
     return PeriodTotals(volume, fee, commission, rebate, estimated)
 
 
-def _days(start: date, end: date, lines: list[Any]) -> tuple[DayPoint, ...]:
+def _days(start: date, end: date, rows: list[Any]) -> tuple[DayPoint, ...]:
     """Every day of the period, oldest first; a day without accruals is a zero (so the chart
     has a bar per day, not per day with earnings)."""
-    by_day: dict[date, list[Any]] = {}
-    for line in lines:  # one pass: a day's exchanges summed as they come
-        sums = by_day.setdefault(line["day"], [ZERO, ZERO, False])
-        sums[0] += line["volume"]
-        sums[1] += line["rebate"]
-        sums[2] = sums[2] or line["any_estimated"]
+    by_day = {row["day"]: row for row in rows}
     points = []
     day, one_day = start, timedelta(days=1)
     while day <= end:
         found = by_day.get(day)
         points.append(DayPoint(day, ZERO, ZERO, False) if found is None
-                      else DayPoint(day, found[0], found[1], found[2]))
+                      else DayPoint(day, found["volume"], found["rebate"], found["estimated"]))
         day += one_day
     return tuple(points)
 
@@ -218,21 +263,20 @@ def _scheduled(status: ExchangeStatusDTO) -> bool:
         ExchangeStatus.DISABLED, ExchangeStatus.NOT_CONFIGURED)
 
 
-def _cards(statuses: list[ExchangeStatusDTO], lines: list[Any],
-           linked: frozenset[str]) -> tuple[ExchangeCard, ...]:
+def _cards(statuses: list[ExchangeStatusDTO], exchanges: list[str], sums: list[list[Decimal]],
+           lines: list[int], linked: frozenset[str]) -> tuple[ExchangeCard, ...]:
     """A card per exchange the trader is linked to or earned on in the period, in the
-    exchanges' order."""
-    by_exchange: dict[str, list[Any]] = {}
-    for line in lines:
-        by_exchange.setdefault(line["exchange_id"], []).append(line)
+    exchanges' order. ``sums`` and ``lines`` are the period's, element i for exchanges[i]."""
+    mine = {exchange: sums[i] for i, exchange in enumerate(exchanges) if lines[i]}
     cards = []
     for status in statuses:
-        mine = by_exchange.get(status.exchange_id)
-        if mine is None and status.exchange_id not in linked:
+        period = mine.get(status.exchange_id)
+        if period is None and status.exchange_id not in linked:
             continue
         cards.append(ExchangeCard(
             exchange_id=status.exchange_id, name=status.name,
-            volume=_sum(mine or [], "volume"), rebate=_sum(mine or [], "rebate"),
+            volume=ZERO if period is None else period[0],
+            rebate=ZERO if period is None else period[3],
             last_sync_at=status.last_success_at,
             next_sync_at=status.next_due_at if _scheduled(status) else None,
             status=status,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from tortoise import Tortoise
 from tortoise.exceptions import IntegrityError
@@ -21,10 +22,11 @@ _SOURCE_PREFIXES = {
     "ref": SignupSource.REFERRAL,
 }
 _PAYLOAD_RE = re.compile(r"^src-([A-Za-z0-9_-]{1,60})$")
-_GET_USER = (
-    "SELECT id, username, first_name, telegram_language, locale, role, signup_source, "
-    "signup_code, is_banned, created_at, digest_mode FROM users WHERE id = $1"
-)
+# The columns a UserDTO is made of (user_of_row); the Mini App's dashboard reads them with its
+# figures in one statement (services/dashboard.py).
+USER_COLUMNS = ("id", "username", "first_name", "telegram_language", "locale", "role",
+                "signup_source", "signup_code", "is_banned", "created_at", "digest_mode")
+_GET_USER = f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE id = $1"
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,17 @@ def to_dto(user: User) -> UserDTO:
     )
 
 
+def user_of_row(row: Any) -> UserDTO:
+    """A UserDTO from a row of USER_COLUMNS (a dict or an asyncpg Record)."""
+    return UserDTO(
+        id=row["id"], username=row["username"], first_name=row["first_name"],
+        telegram_language=row["telegram_language"], locale=row["locale"],
+        role=Role(row["role"]), signup_source=SignupSource(row["signup_source"]),
+        signup_code=row["signup_code"], is_banned=row["is_banned"],
+        created_at=row["created_at"], digest_mode=DigestMode(row["digest_mode"]),
+    )
+
+
 class UserService:
     """Users as the bot knows them.
 
@@ -93,6 +106,11 @@ class UserService:
     def forget_cache(self) -> None:
         self._cache.clear()
 
+    def remember(self, user: UserDTO) -> None:
+        """Keep a user read elsewhere as it is in the database now (the dashboard's read), for
+        the lookups that follow it (a Mini App opening asks for several screens at once)."""
+        self._remember(user)
+
     def _remember(self, user: UserDTO) -> UserDTO:
         if len(self._cache) >= self.CACHE_SIZE:
             self._cache.clear()  # simple and bounded; the next reads refill it
@@ -103,16 +121,7 @@ class UserService:
         """One primary-key read in plain SQL: on this path the ORM's query building costs more
         than the query itself (bench/bench_dispatcher.py)."""
         rows = await Tortoise.get_connection("default").execute_query_dict(_GET_USER, [user_id])
-        if not rows:
-            return None
-        row = rows[0]
-        return UserDTO(
-            id=row["id"], username=row["username"], first_name=row["first_name"],
-            telegram_language=row["telegram_language"], locale=row["locale"],
-            role=Role(row["role"]), signup_source=SignupSource(row["signup_source"]),
-            signup_code=row["signup_code"], is_banned=row["is_banned"],
-            created_at=row["created_at"], digest_mode=DigestMode(row["digest_mode"]),
-        )
+        return user_of_row(rows[0]) if rows else None
 
     async def register(
         self, profile: TelegramProfile, payload: str | None, platform: Platform = Platform.BOT

@@ -16,7 +16,7 @@ from services.dashboard import Dashboard, DashboardService, PeriodTotals, change
 from services.models import AccountStatus, EstimateBasis, ExchangeAccount
 from services.rebates import RateService, RebateEngine
 from services.sync import ExchangeStatusDTO, SyncService
-from tests.ledger.helpers import make_trader, put_record
+from tests.ledger.helpers import make_trader, next_id, put_record
 
 D = Decimal
 TODAY = date(2026, 11, 20)
@@ -142,7 +142,8 @@ async def test_all_time_starts_at_the_first_accrual(
     first = min(r.day for r in rows if r.user_id == a)
     assert (dashboard.start, dashboard.end, dashboard.previous) == (first, TODAY, None)
     _assert_close(dashboard.totals, _expected(rows, a, first, TODAY))
-    assert len(dashboard.days) == (TODAY - first).days + 1
+    days = await _service(services).days(a, "all", TODAY)
+    assert len(days) == (TODAY - first).days + 1 and days[0].day == first
     # All time is all there is: the balance screen's total, to the last digit.
     assert dashboard.totals.rebate == dashboard.total_earned
     assert dashboard.totals.estimated == dashboard.estimated_earned
@@ -153,17 +154,16 @@ async def test_every_day_is_there_oldest_first_and_zero_without_accruals(
 ) -> None:
     a, rows = booked["a"], booked["rows"]
     assert isinstance(a, int) and isinstance(rows, list)
-    dashboard = await _dashboard(services, a, "30d")
-    assert [p.day for p in dashboard.days] == [
-        TODAY - timedelta(days=29 - n) for n in range(30)]
-    for point in dashboard.days:
+    days = await _service(services).days(a, "30d", TODAY)
+    assert [p.day for p in days] == [TODAY - timedelta(days=29 - n) for n in range(30)]
+    for point in days:
         mine = [r for r in rows if r.user_id == a and r.day == point.day]
         assert point.rebate == sum((r.rebate for r in mine), D(0))
         assert point.volume == sum((r.volume or D(0) for r in mine), D(0))
         assert point.estimated == any(r.estimated for r in mine)
-    empty = [p for p in dashboard.days if not p.rebate]
+    empty = [p for p in days if not p.rebate]
     assert empty and all(p.volume == 0 and not p.estimated for p in empty)
-    assert any(p.estimated for p in dashboard.days)  # bybit's estimated days
+    assert any(p.estimated for p in days)  # bybit's estimated days
 
 
 async def test_exchanges_are_the_linked_ones_in_catalog_order(
@@ -221,11 +221,39 @@ async def test_a_trader_without_accruals_sees_zeros(db: str, services: Services)
     user_id, _ = await make_trader("okx", verified=False)
     everything = await _dashboard(services, user_id, "all")
     assert (everything.start, everything.previous) == (TODAY, None)
-    assert len(everything.days) == 1 and everything.days[0].rebate == 0
+    assert [(p.day, p.rebate) for p in await _service(services).days(user_id, "all", TODAY)] \
+        == [(TODAY, 0)]
     week = await _dashboard(services, user_id, "7d")
     assert week.totals == week.previous == PeriodTotals(D(0), D(0), D(0), D(0), D(0))
-    assert len(week.days) == 7
+    assert len(await _service(services).days(user_id, "7d", TODAY)) == 7
     assert [c.exchange_id for c in week.exchanges] == ["okx"]
+
+
+async def test_a_card_is_for_an_exchange_linked_or_earned_on_in_the_period(
+    db: str, services: Services
+) -> None:
+    """An exchange the trader earned on only before the period, and is no longer linked to,
+    has no card; earned on in the period, it has one even when no longer linked. Its money
+    counts in the previous period either way, and an unknown user has no dashboard."""
+    user_id, uid = await make_trader("okx")
+    await ExchangeAccount.create(user_id=user_id, exchange_id="mexc", uid=uid,
+                                 status=AccountStatus.VERIFIED)
+    before = await _book(user_id, uid, "okx", TODAY - timedelta(days=10), 1)
+    now = await _book(user_id, uid, "mexc", TODAY - timedelta(days=1), 2)
+    await RebateEngine().accrue_all()
+    await ExchangeAccount.filter(user_id=user_id).delete()
+    week = await _dashboard(services, user_id, "7d")
+    assert now.rebate > 0 and before.rebate > 0
+    assert [(c.exchange_id, c.rebate) for c in week.exchanges] == [("mexc", now.rebate)]
+    assert week.previous is not None and week.previous.rebate == before.rebate
+    assert (week.totals.rebate, week.totals.estimated) == (now.rebate, 0)
+    everything = await _dashboard(services, user_id, "all")
+    assert {c.exchange_id for c in everything.exchanges} == {"okx", "mexc"}
+    assert (everything.start, everything.totals.rebate) == (before.day,
+                                                            before.rebate + now.rebate)
+    assert await _service(services).read(next_id(), "7d", TODAY) is None
+    with pytest.raises(LookupError):
+        await _dashboard(services, next_id(), "7d")
 
 
 async def test_an_unknown_period_is_refused(db: str, services: Services) -> None:

@@ -26,7 +26,7 @@ from services.formatting import moment, money
 from services.formatting import percent as percent_text
 from services.i18n import Catalog, Translator
 from services.users import UserService
-from webapp.auth import identity_of
+from webapp.auth import RequestIdentity, identity_of
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,12 @@ async def caller(request: web.Request) -> Caller:
     """The trader the request's identity names. Known to Telegram but not to us (never
     started the bot) is a 403 with the way in, not a 500."""
     identity = identity_of(request)
-    user = await request.app[USERS].get(identity.user_id)
+    return caller_as(request, identity, await request.app[USERS].get(identity.user_id))
+
+
+def caller_as(request: web.Request, identity: RequestIdentity,
+              user: UserDTO | None) -> Caller:
+    """caller() for a user the route read itself (None: not ours), with the same refusal."""
     catalog = request.app[CATALOG]
     language = identity.telegram.language_code if identity.telegram else None
     if user is None:

@@ -1,6 +1,6 @@
-"""The trader's dashboard: a period's totals against the previous period, the balances, a point
-per day, a card per exchange with its sync line (so an empty day is explained), and the chart
-of those days (webapp/api/chart.py). The figures are services.dashboard's, worded here."""
+"""The trader's dashboard: a period's totals against the previous period, the balances and a
+card per exchange with its sync line (so an empty day is explained); and the chart of the
+period's days (webapp/api/chart.py). The figures are services.dashboard's, worded here."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from services.dashboard import PERIODS, Dashboard, PeriodTotals, change
 from services.sync.wording import sync_line
 from webapp.api.chart import THEMES, render_chart
 from webapp.api.common import (
+    USERS,
     ApiError,
     Caller,
-    amount_text,
-    caller,
+        caller,
+    caller_as,
     change_json,
     json_answer,
     moment_json,
@@ -25,26 +26,36 @@ from webapp.api.common import (
     plain,
 )
 from webapp.api.deps import API
+from webapp.auth import identity_of
 
 DEFAULT_PERIOD = "30d"
 TOTALS = ("volume", "fee", "commission", "rebate", "estimated")
 COMPARED = ("volume", "fee", "commission", "rebate")
 
 
-def _choice(request: web.Request, name: str, choices: tuple[str, ...], default: str,
-            who: Caller) -> str:
+async def _choice(request: web.Request, name: str, choices: tuple[str, ...],
+                  default: str) -> str:
+    """The query's ``name``, one of ``choices``; else a 400 in the reader's language (looked up
+    for the refusal only: a good request reads who asks with its figures)."""
     value = request.query.get(name, default)
     if value not in choices:
+        who = await caller(request)
         raise ApiError(400, f"bad_{name}", plain(who.t(
             "api.error.bad_choice", field=name, choices=", ".join(choices))), name)
     return value
 
 
-async def _read(request: web.Request, who: Caller) -> Dashboard:
+async def _read(request: web.Request) -> tuple[Caller, Dashboard]:
+    """Who asks and their dashboard, read together (services.dashboard: one statement)."""
     deps = request.app[API]
-    period = _choice(request, "period", PERIODS, DEFAULT_PERIOD, who)
-    now = deps.clock().astimezone(UTC)
-    return await deps.dashboard.dashboard(who.user.id, period, now.date(), now)
+    period = await _choice(request, "period", PERIODS, DEFAULT_PERIOD)
+    identity = identity_of(request)
+    today = deps.clock().astimezone(UTC).date()
+    read = await deps.dashboard.read(identity.user_id, period, today)
+    who = caller_as(request, identity, None if read is None else read[0])  # unknown: refused
+    assert read is not None
+    request.app[USERS].remember(who.user)  # for the screens the Mini App asks for next
+    return who, read[1]
 
 
 def _totals(totals: PeriodTotals, locale: str) -> dict[str, Any]:
@@ -52,8 +63,7 @@ def _totals(totals: PeriodTotals, locale: str) -> dict[str, Any]:
 
 
 async def dashboard(request: web.Request) -> web.Response:
-    who = await caller(request)
-    board = await _read(request, who)
+    who, board = await _read(request)
     locale, now = who.locale, request.app[API].clock()
     previous = board.previous
     return json_answer({
@@ -69,11 +79,6 @@ async def dashboard(request: web.Request) -> web.Response:
                     "paid_out": money_json(board.paid_out, locale),
                     "total_earned": money_json(board.total_earned, locale),
                     "estimated": money_json(board.estimated_earned, locale)},
-        # The chart's data, for a client that draws its own: exact amounts, no words (the
-        # page shows the server's chart; wording 2×90 amounts would cost more than the rest).
-        "days": [{"day": point.day.isoformat(), "volume": amount_text(point.volume),
-                  "rebate": amount_text(point.rebate), "estimated": point.estimated}
-                 for point in board.days],
         "exchanges": [{"id": card.exchange_id, "name": card.name,
                        "volume": money_json(card.volume, locale),
                        "rebate": money_json(card.rebate, locale),
@@ -85,11 +90,13 @@ async def dashboard(request: web.Request) -> web.Response:
 
 
 async def chart(request: web.Request) -> web.Response:
+    deps = request.app[API]
     who = await caller(request)
-    theme = _choice(request, "theme", THEMES, "light", who)
-    board = await _read(request, who)
+    theme = await _choice(request, "theme", THEMES, "light")
+    period = await _choice(request, "period", PERIODS, DEFAULT_PERIOD)
+    days = await deps.dashboard.days(who.user.id, period, deps.clock().astimezone(UTC).date())
     # pygal lays out in Python: ~10 ms for 90 days, off the event loop all the same.
-    svg = await asyncio.to_thread(render_chart, board.days, who.t, who.locale, theme)
+    svg = await asyncio.to_thread(render_chart, days, who.t, who.locale, theme)
     return web.Response(body=svg, headers={
         "Content-Type": "image/svg+xml", "Cache-Control": "private, max-age=60",
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",

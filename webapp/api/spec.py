@@ -65,8 +65,6 @@ SCHEMAS: dict[str, Schema] = {
                                                          "rebate")}),
         "balance": obj({name: ref("Money") for name in ("available", "held", "paid_out",
                                                          "total_earned", "estimated")}),
-        "days": array(obj({"day": DAY, "volume": DECIMAL, "rebate": DECIMAL,
-                           "estimated": BOOL})),
         "exchanges": array(obj({"id": STRING, "name": STRING, "volume": ref("Money"),
                                 "rebate": ref("Money"), "last_sync": nullable(ref("Moment")),
                                 "next_sync": nullable(ref("Moment")), "sync_text": STRING})),
