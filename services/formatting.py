@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
-from babel.numbers import parse_pattern
+from babel.numbers import get_decimal_symbol, get_group_symbol, parse_pattern
 
 # At least two decimals; more when the amount has them, up to the ledger's 8: 0.00000123 USDT
 # stays 0.00000123 (not 0.00), so the lines a trader sees add up to the totals shown.
@@ -25,15 +25,43 @@ def _locale(code: str) -> Locale:
     return Locale.parse(code)
 
 
+_MAX_FRACTION = 8  # both patterns' most decimals
+
+
+@lru_cache(maxsize=32)
+def _separators(code: str) -> dict[int, str]:
+    """str.translate's table from Python's ``1,234.5`` to the locale's digits' separators (babel's
+    symbols of the Latin digits, which the patterns are applied with)."""
+    locale = _locale(code)
+    return {ord(","): get_group_symbol(locale, numbering_system="latn"),
+            ord("."): get_decimal_symbol(locale, numbering_system="latn")}
+
+
+def _exact(amount: Decimal, min_fraction: int, code: str) -> str | None:
+    """What babel writes for the patterns above, for an amount with at most 8 decimals (all
+    the ledger holds: nothing to round), from the standard library's own thousands grouping;
+    None for anything else (NaN, ∞, more decimals: babel rounds those). babel took ~6 µs an
+    amount, most of a Mini App dashboard answer's time; tests/test_formatting.py checks this
+    against babel itself over random amounts in several languages."""
+    exponent = amount.as_tuple().exponent
+    if not isinstance(exponent, int) or exponent < -_MAX_FRACTION:
+        return None
+    whole, _, fraction = f"{amount:,f}".partition(".")
+    fraction = fraction.rstrip("0")
+    if len(fraction) < min_fraction:
+        fraction += "0" * (min_fraction - len(fraction))
+    return (f"{whole}.{fraction}" if fraction else whole).translate(_separators(code))
+
+
 def money(amount: Decimal | None, locale: str = "en") -> str:
     """``2,750.00`` in English, ``2 750,00`` (a no-break space) in Russian; "—" for none."""
     if amount is None:
         return "—"
-    return str(_MONEY.apply(amount, _locale(locale)))
+    return _exact(amount, 2, locale) or str(_MONEY.apply(amount, _locale(locale)))
 
 
 def percent(share: Decimal, locale: str = "en") -> str:
-    return str(_PERCENT.apply(share, _locale(locale)))
+    return _exact(share, 0, locale) or str(_PERCENT.apply(share, _locale(locale)))
 
 
 @lru_cache(maxsize=4096)  # the same sync moments are shown to every trader for minutes
