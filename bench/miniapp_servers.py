@@ -82,7 +82,8 @@ def serve_dashboard(port: int, database_url: str, prefix: str) -> None:
             withdrawals=services.withdrawals, auto_withdrawals=services.auto_withdrawals,
             events=services.events, i18n=i18n, redis=redis, redis_prefix=prefix,
             session_secret=b"bench-miniapp-session-secret-32b", clock=lambda: datetime.now(UTC),
-            dashboard=DashboardService(services.balances, services.sync),
+            dashboard=DashboardService(services.balances, services.sync,
+                                       bot_db.READS_CONNECTION),
             staff=services.staff, directory=UserDirectory(), alerts=services.alerts)
         app = create_web_app(WebDeps(redis=redis, referrals=services.referrals,
                                      redis_prefix=prefix, i18n=i18n, api=api,

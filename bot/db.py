@@ -10,6 +10,16 @@ from tortoise import Tortoise
 
 MODELS = ["services.models"]
 ANALYTICS_CONNECTION = "analytics"
+# The Mini App dashboard's reads (services/dashboard.py): read-only, and not reset on release.
+READS_CONNECTION = "reads"
+
+
+async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
+    """The reads pool's reset. asyncpg's own resets every released connection with a round
+    trip (advisory locks, cursors, listeners, settings: RESET ALL); the statements on this pool
+    are plain reads that leave none of those, and its transactions are read-only, so there is
+    nothing to reset. (asyncpg still rolls back a transaction left open before calling this.)
+    The round trip cost the dashboard a third of its p99 under load (bench/bench_miniapp.py)."""
 
 
 def parse_database_url(url: str) -> dict[str, Any]:
@@ -38,11 +48,15 @@ def tortoise_config(database_url: str, *, pool_max: int = 20) -> dict[str, Any]:
     # (a crash can lose the last fraction of a second of events, never a ledger row).
     analytics = {**credentials, "minsize": 1, "maxsize": 5,
                  "server_settings": {"synchronous_commit": "off"}}
+    # Opened on first use (only the web process reads the dashboard): a write on it is refused.
+    reads = {**credentials, "minsize": 1, "maxsize": pool_max, "reset": _nothing_to_reset,
+             "server_settings": {"default_transaction_read_only": "on"}}
     return {
         "connections": {
             "default": {"engine": "tortoise.backends.asyncpg", "credentials": default},
             ANALYTICS_CONNECTION: {"engine": "tortoise.backends.asyncpg",
                                    "credentials": analytics},
+            READS_CONNECTION: {"engine": "tortoise.backends.asyncpg", "credentials": reads},
         },
         "apps": {
             "models": {

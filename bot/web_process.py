@@ -25,6 +25,7 @@ from bot.app import (
     resolve_secret_key,
 )
 from bot.commands_menu import publish_commands, publish_menu_button
+from bot.db import READS_CONNECTION
 from bot.settings import Settings, SettingsError
 from bot.watchdog import WorkerWatchdog
 from handlers.finance import refresh_card
@@ -145,7 +146,7 @@ class WebProcess:
             users=services.users, balances=services.balances,
             exchanges=services.exchanges, accounts=services.accounts,
             referrals=services.referrals, sync=services.sync,
-            dashboard=DashboardService(services.balances, services.sync),
+            dashboard=DashboardService(services.balances, services.sync, READS_CONNECTION),
             staff=services.staff, directory=UserDirectory(), alerts=services.alerts,
             withdrawals=services.withdrawals, auto_withdrawals=services.auto_withdrawals,
             events=services.events, i18n=i18n, redis=self.infra.redis,

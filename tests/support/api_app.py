@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from bot.app import Services
+from bot.db import READS_CONNECTION
 from services.dashboard import DashboardService
 from services.directory import UserDirectory
 from services.exchange_admin import ExchangeAdmin
@@ -46,7 +47,7 @@ def build_app(services: Services, i18n: Catalog, redis: Any, redis_prefix: str, 
     api = ApiDeps(
         users=services.users, balances=services.balances, exchanges=services.exchanges,
         accounts=services.accounts, referrals=services.referrals, sync=services.sync,
-        dashboard=DashboardService(services.balances, services.sync),
+        dashboard=DashboardService(services.balances, services.sync, READS_CONNECTION),
         staff=services.staff, directory=UserDirectory(), alerts=services.alerts,
         withdrawals=services.withdrawals, auto_withdrawals=services.auto_withdrawals,
         events=services.events, i18n=i18n, redis=redis, redis_prefix=redis_prefix,
