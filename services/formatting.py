@@ -37,31 +37,49 @@ def _separators(code: str) -> dict[int, str]:
             ord("."): get_decimal_symbol(locale, numbering_system="latn")}
 
 
-def _exact(amount: Decimal, min_fraction: int, code: str) -> str | None:
-    """What babel writes for the patterns above, for an amount with at most 8 decimals (all
-    the ledger holds: nothing to round), from the standard library's own thousands grouping;
-    None for anything else (NaN, ∞, more decimals: babel rounds those). babel took ~6 µs an
-    amount, most of a Mini App dashboard answer's time; tests/test_formatting.py checks this
-    against babel itself over random amounts in several languages."""
-    exponent = amount.as_tuple().exponent
-    if not isinstance(exponent, int) or exponent < -_MAX_FRACTION:
+def _parts(amount: Decimal, min_fraction: int, code: str) -> tuple[str, str] | None:
+    """(the exact amount as a plain decimal string, what babel writes for the pattern with
+    ``min_fraction`` decimals) for an amount with at most 8 decimals (all the ledger holds:
+    nothing to round), from the standard library's own thousands grouping; None for anything
+    else (NaN, ∞, more decimals: babel rounds those). babel took ~6 µs an amount, most of a
+    Mini App dashboard answer's time; tests/test_formatting.py checks this against babel
+    itself (and the plain string against Decimal's own) over random amounts in several
+    languages."""
+    if not amount.is_finite():
         return None
     whole, _, fraction = f"{amount:,f}".partition(".")
     fraction = fraction.rstrip("0")
+    if len(fraction) > _MAX_FRACTION:
+        return None
+    plain = whole.replace(",", "") if amount else "0"  # -0 too: no sign on nothing
+    if fraction:
+        plain = f"{plain}.{fraction}"
     if len(fraction) < min_fraction:
         fraction += "0" * (min_fraction - len(fraction))
-    return (f"{whole}.{fraction}" if fraction else whole).translate(_separators(code))
+    worded = (f"{whole}.{fraction}" if fraction else whole).translate(_separators(code))
+    return plain, worded
+
+
+def money_parts(amount: Decimal, locale: str = "en") -> tuple[str, str]:
+    """(``2750.5``, ``2 750,50``): the exact amount without exponent or trailing zeros, and
+    money() of it, in one go (the Mini App's API sends both for every amount)."""
+    parts = _parts(amount, 2, locale)
+    if parts is not None:
+        return parts
+    plain = "0" if not amount else f"{amount.normalize():f}"
+    return plain, str(_MONEY.apply(amount, _locale(locale)))
 
 
 def money(amount: Decimal | None, locale: str = "en") -> str:
     """``2,750.00`` in English, ``2 750,00`` (a no-break space) in Russian; "—" for none."""
     if amount is None:
         return "—"
-    return _exact(amount, 2, locale) or str(_MONEY.apply(amount, _locale(locale)))
+    return money_parts(amount, locale)[1]
 
 
 def percent(share: Decimal, locale: str = "en") -> str:
-    return _exact(share, 0, locale) or str(_PERCENT.apply(share, _locale(locale)))
+    parts = _parts(share, 0, locale)
+    return parts[1] if parts is not None else str(_PERCENT.apply(share, _locale(locale)))
 
 
 @lru_cache(maxsize=4096)  # the same sync moments are shown to every trader for minutes

@@ -9,7 +9,8 @@ from babel import Locale
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.formatting import _MONEY, _PERCENT, money, percent
+from services.formatting import _MONEY, _PERCENT, money, money_parts, percent
+from webapp.api.common import amount_text
 
 LOCALES = ("en", "ru", "de", "fr", "es", "hi", "ar", "pt_BR")
 
@@ -24,6 +25,7 @@ def test_money_and_percent_are_babels_text(amount: Decimal, locale: str) -> None
     parsed = Locale.parse(locale)
     assert money(amount, locale) == _MONEY.apply(amount, parsed)
     assert percent(amount, locale) == _PERCENT.apply(amount, parsed)
+    assert money_parts(amount, locale) == (amount_text(amount), money(amount, locale))
 
 
 def test_the_readers_words_for_amounts() -> None:
@@ -33,6 +35,9 @@ def test_the_readers_words_for_amounts() -> None:
     assert money(Decimal("-0E-8"), "en") == _MONEY.apply(Decimal("-0E-8"), Locale.parse("en"))
     assert money(Decimal("1E+5"), "en") == "100,000.00"
     assert money(None) == "—"
+    assert money_parts(Decimal("-0E-8"), "en")[0] == "0" == amount_text(Decimal("-0E-8"))
+    assert money_parts(Decimal("1E+5"), "ru") == ("100000", "100\u00a0000,00")
+    assert money_parts(Decimal("0.000000015"), "en") == ("0.000000015", "0.00000002")
     assert percent(Decimal("62.50"), "ru") == "62,5" and percent(Decimal("60"), "en") == "60"
 
 

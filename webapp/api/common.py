@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from services.dto import UserDTO
-from services.formatting import moment, money
+from services.formatting import moment, money_parts
 from services.formatting import percent as percent_text
 from services.i18n import Catalog, Translator
 from services.users import UserService
@@ -118,7 +118,8 @@ def amount_text(value: Decimal) -> str:
 
 
 def money_json(value: Decimal, locale: str) -> dict[str, str]:
-    return {"amount": amount_text(value), "text": money(value, locale)}
+    amount, text = money_parts(value, locale)
+    return {"amount": amount, "text": text}
 
 
 def optional_money(value: Decimal | None, locale: str) -> dict[str, str] | None:
