@@ -37,6 +37,11 @@ def _separators(code: str) -> dict[int, str]:
             ord("."): get_decimal_symbol(locale, numbering_system="latn")}
 
 
+@lru_cache(maxsize=64)
+def _zero(min_fraction: int, code: str) -> tuple[str, str]:
+    return "0", ("0." + "0" * min_fraction if min_fraction else "0").translate(_separators(code))
+
+
 def _parts(amount: Decimal, min_fraction: int, code: str) -> tuple[str, str] | None:
     """(the exact amount as a plain decimal string, what babel writes for the pattern with
     ``min_fraction`` decimals) for an amount with at most 8 decimals (all the ledger holds:
@@ -45,6 +50,8 @@ def _parts(amount: Decimal, min_fraction: int, code: str) -> tuple[str, str] | N
     Mini App dashboard answer's time; tests/test_formatting.py checks this against babel
     itself (and the plain string against Decimal's own) over random amounts in several
     languages."""
+    if not amount and not amount.is_signed():  # most of a new trader's figures (babel
+        return _zero(min_fraction, code)  # writes -0 with its sign: the general way below)
     if not amount.is_finite():
         return None
     whole, _, fraction = f"{amount:,f}".partition(".")
@@ -77,9 +84,17 @@ def money(amount: Decimal | None, locale: str = "en") -> str:
     return money_parts(amount, locale)[1]
 
 
-def percent(share: Decimal, locale: str = "en") -> str:
+def percent_parts(share: Decimal, locale: str = "en") -> tuple[str, str]:
+    """(``62.5``, ``62,5``): the exact share and percent() of it, in one go."""
     parts = _parts(share, 0, locale)
-    return parts[1] if parts is not None else str(_PERCENT.apply(share, _locale(locale)))
+    if parts is not None:
+        return parts
+    plain = "0" if not share else f"{share.normalize():f}"
+    return plain, str(_PERCENT.apply(share, _locale(locale)))
+
+
+def percent(share: Decimal, locale: str = "en") -> str:
+    return percent_parts(share, locale)[1]
 
 
 @lru_cache(maxsize=4096)  # the same sync moments are shown to every trader for minutes

@@ -9,7 +9,7 @@ from babel import Locale
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.formatting import _MONEY, _PERCENT, money, money_parts, percent
+from services.formatting import _MONEY, _PERCENT, money, money_parts, percent, percent_parts
 from webapp.api.common import amount_text
 
 LOCALES = ("en", "ru", "de", "fr", "es", "hi", "ar", "pt_BR")
@@ -26,6 +26,7 @@ def test_money_and_percent_are_babels_text(amount: Decimal, locale: str) -> None
     assert money(amount, locale) == _MONEY.apply(amount, parsed)
     assert percent(amount, locale) == _PERCENT.apply(amount, parsed)
     assert money_parts(amount, locale) == (amount_text(amount), money(amount, locale))
+    assert percent_parts(amount, locale) == (amount_text(amount), percent(amount, locale))
 
 
 def test_the_readers_words_for_amounts() -> None:

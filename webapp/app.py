@@ -50,6 +50,11 @@ HTTP_SECONDS = Histogram("http_request_duration_seconds", "HTTP request latency"
                          ["route", "method", "status"])
 
 
+# The histogram's series by (route, method, status): prometheus_client's labels() looks one up
+# under a lock each time.
+_SERIES: dict[tuple[str, str, int], Any] = {}
+
+
 @web.middleware
 async def measure(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Latency per route pattern (never the raw path: /r/<code> would be a label per user)."""
@@ -65,8 +70,11 @@ async def measure(request: web.Request, handler: Handler) -> web.StreamResponse:
         status = exc.status
         raise
     finally:
-        HTTP_SECONDS.labels(label, request.method, str(status)).observe(
-            time.perf_counter() - started)
+        key = (label, request.method, status)
+        series = _SERIES.get(key)
+        if series is None:  # a few dozen routes × methods × statuses
+            series = _SERIES[key] = HTTP_SECONDS.labels(label, request.method, str(status))
+        series.observe(time.perf_counter() - started)
 
 
 @web.middleware

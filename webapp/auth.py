@@ -38,6 +38,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
@@ -162,6 +163,12 @@ def _optional_text(value: object) -> str | None:
     return value or None
 
 
+@lru_cache(maxsize=4)
+def _webapp_secret(bot_token: str) -> bytes:
+    """The Mini App's secret key of a bot token (the same for every request)."""
+    return hmac.new(b"WebAppData", bot_token.encode(), hashlib.sha256).digest()
+
+
 def verify_init_data(init_data: str, bot_token: str, *, max_age: timedelta,
                      now: datetime) -> TelegramIdentity:
     """The user of a Mini App's ``Telegram.WebApp.initData`` (the raw query string), if
@@ -178,7 +185,7 @@ def verify_init_data(init_data: str, bot_token: str, *, max_age: timedelta,
     fields = dict(pairs)
     if len(fields) != len(pairs):  # which of two values would the signature be about?
         raise AuthError("malformed")
-    _check_hash(fields, hmac.new(b"WebAppData", bot_token.encode(), hashlib.sha256).digest())
+    _check_hash(fields, _webapp_secret(bot_token))
     auth_date = _auth_date(fields.get("auth_date"), max_age=max_age, now=now)
     if "user" not in fields:
         raise AuthError("no_user")

@@ -79,6 +79,23 @@ async def test_metrics_are_exposed(client: TestClient) -> None:
     assert 'route="/metrics"' in await response.text()
 
 
+def _latency_count(metrics: str, route: str, status: str) -> float:
+    series = (f'http_request_duration_seconds_count{{method="GET",route="{route}",'
+              f'status="{status}"}}')
+    return sum(float(line.split()[1]) for line in metrics.splitlines()
+               if line.startswith(series + " "))
+
+
+async def test_every_answer_is_counted_in_its_routes_series(client: TestClient) -> None:
+    before = await (await client.get("/metrics")).text()
+    for _ in range(3):
+        assert (await client.get("/r/not-a-code")).status == 404
+    after = await (await client.get("/metrics")).text()
+    assert _latency_count(after, "/r/{code}", "404") == _latency_count(
+        before, "/r/{code}", "404") + 3
+    assert _latency_count(after, "/metrics", "200") >= 1
+
+
 async def test_webhook_requires_the_secret(client: TestClient, bot: MockedBot) -> None:
     update = message_update(tg_user(70001), "/start")
     body = update.model_dump(mode="json", exclude_none=True)

@@ -22,8 +22,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from services.dto import UserDTO
-from services.formatting import moment, money_parts
-from services.formatting import percent as percent_text
+from services.formatting import moment, money_parts, percent_parts
 from services.i18n import Catalog, Translator
 from services.users import UserService
 from webapp.auth import RequestIdentity, identity_of
@@ -135,10 +134,12 @@ def moment_json(at: datetime | None, locale: str) -> dict[str, str] | None:
 def change_json(percent: Decimal | None, locale: str) -> dict[str, str] | None:
     if percent is None:
         return None
-    direction = "up" if percent > 0 else "down" if percent < 0 else "flat"
-    sign = "+" if percent > 0 else "−" if percent < 0 else ""
-    return {"percent": amount_text(percent), "direction": direction,
-            "text": f"{sign}{percent_text(abs(percent), locale)}%"}
+    plain, words = percent_parts(abs(percent), locale)
+    if percent > 0:
+        return {"percent": plain, "direction": "up", "text": f"+{words}%"}
+    if percent < 0:
+        return {"percent": f"-{plain}", "direction": "down", "text": f"−{words}%"}
+    return {"percent": plain, "direction": "flat", "text": f"{words}%"}
 
 
 # --- reading input -----------------------------------------------------------------------
