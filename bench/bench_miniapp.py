@@ -285,8 +285,9 @@ async def query_profile(conn: asyncpg.Connection, traders: int, today: date,
         execution = next((r[0].strip() for r in plan if r[0].startswith("Execution")), "")
         buffers = next((r[0].strip() for r in plan if "Buffers" in r[0]), "")
         lines.append(f"  {label:24s} {mean:6.2f} ms   {head[:60]}; {buffers}; {execution}")
-    lines.append(f"  {'all of them':24s} {total:6.2f} ms   (one connection, {samples} random "
-                 f"traders each, round trips included)")
+    if len(queries) > 1:
+        lines.append(f"  {'all of them':24s} {total:6.2f} ms   (one connection, {samples} random "
+                     f"traders each, round trips included)")
     return lines
 
 
@@ -392,7 +393,8 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     for side in sides:
         print(f"  {side.name:9s} web process {side.server_cpu_ms:6.2f} ms   "
               f"PostgreSQL {side.postgres_cpu_ms:6.2f} ms")
-    print("the dashboard's queries alone (mean; plan of one trader):")
+    print("the dashboard's statement alone (mean over random traders, round trip included; "
+          "plan of one trader):")
     for line in profile:
         print(line)
     if spied:
