@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from tortoise import Tortoise
 
@@ -105,10 +105,10 @@ def _filters(user_id: int, exchange_id: str | None, start: date | None,
     return " AND ".join(conditions), args
 
 
-@dataclass(frozen=True)
-class Standing:
+class Standing(NamedTuple):
     """Where a trader stands, in one read: the ledger's balances, what was paid out (posted
-    holds, fees included), what was earned (estimated part too) and the exchanges linked."""
+    holds, fees included), what was earned (estimated part too) and the exchanges linked. (A
+    NamedTuple: the Mini App's dashboard makes one per request.)"""
 
     available: Decimal
     held: Decimal

@@ -134,12 +134,14 @@ def moment_json(at: datetime | None, locale: str) -> dict[str, str] | None:
 def change_json(percent: Decimal | None, locale: str) -> dict[str, str] | None:
     if percent is None:
         return None
-    plain, words = percent_parts(abs(percent), locale)
-    if percent > 0:
-        return {"percent": plain, "direction": "up", "text": f"+{words}%"}
-    if percent < 0:
+    if not percent:
+        plain, words = percent_parts(abs(percent), locale)
+        return {"percent": plain, "direction": "flat", "text": f"{words}%"}
+    if percent.is_signed():
+        plain, words = percent_parts(-percent, locale)
         return {"percent": f"-{plain}", "direction": "down", "text": f"−{words}%"}
-    return {"percent": plain, "direction": "flat", "text": f"{words}%"}
+    plain, words = percent_parts(percent, locale)
+    return {"percent": plain, "direction": "up", "text": f"+{words}%"}
 
 
 # --- reading input -----------------------------------------------------------------------
