@@ -86,12 +86,16 @@ def change(current: Decimal, previous: Decimal | None) -> Decimal | None:
     return ((current - previous) * 100 / previous).quantize(_TENTH)
 
 
+def _check_period(period: str) -> None:
+    if period not in PERIODS:
+        raise ValueError(f"unknown period {period!r}; one of {', '.join(PERIODS)}")
+
+
 def period_bounds(period: str, today: date, first_day: date | None) -> tuple[date, date | None]:
     """(start, start of the previous period or None) of a period ending ``today``."""
     if period == ALL:
         return min(first_day or today, today), None
-    if period not in PERIOD_DAYS:
-        raise ValueError(f"unknown period {period!r}; one of {', '.join(PERIODS)}")
+    _check_period(period)
     days = PERIOD_DAYS[period]
     start = today - timedelta(days=days - 1)
     return start, start - timedelta(days=days)
@@ -190,8 +194,7 @@ class DashboardService:
                    today: date) -> tuple[UserDTO, Dashboard] | None:
         """Who asks and their dashboard for a period ending ``today``, in one statement; None
         for a user we do not know (never started the bot)."""
-        if period not in PERIODS:  # before any query
-            raise ValueError(f"unknown period {period!r}; one of {', '.join(PERIODS)}")
+        _check_period(period)  # before any query
         bounded = period != ALL
         start, previous_start = period_bounds(period, today, None) if bounded else (today, None)
         client = Tortoise.get_connection(self._connection_name)
@@ -218,8 +221,7 @@ class DashboardService:
     async def days(self, user_id: int, period: str, today: date) -> tuple[DayPoint, ...]:
         """The chart's points: every day of the period ending ``today``, oldest first ("all":
         from the trader's first accrual)."""
-        if period not in PERIODS:
-            raise ValueError(f"unknown period {period!r}; one of {', '.join(PERIODS)}")
+        _check_period(period)
         start = period_bounds(period, today, None)[0] if period != ALL else None
         client = Tortoise.get_connection(self._connection_name)
         async with client.acquire_connection() as conn:

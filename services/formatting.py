@@ -67,14 +67,18 @@ def _parts(amount: Decimal, min_fraction: int, code: str) -> tuple[str, str] | N
     return plain, worded
 
 
+def plain_amount(value: Decimal) -> str:
+    """An exact decimal string without exponent or trailing zeros: "2750.5", "0.00000123"."""
+    if not value:  # no normalize() for a zero, and no sign on nothing
+        return "0"
+    return f"{value.normalize():f}"
+
+
 def money_parts(amount: Decimal, locale: str = "en") -> tuple[str, str]:
     """(``2750.5``, ``2 750,50``): the exact amount without exponent or trailing zeros, and
     money() of it, in one go (the Mini App's API sends both for every amount)."""
-    parts = _parts(amount, 2, locale)
-    if parts is not None:
-        return parts
-    plain = "0" if not amount else f"{amount.normalize():f}"
-    return plain, str(_MONEY.apply(amount, _locale(locale)))
+    return _parts(amount, 2, locale) or (plain_amount(amount),
+                                         str(_MONEY.apply(amount, _locale(locale))))
 
 
 def money(amount: Decimal | None, locale: str = "en") -> str:
@@ -86,11 +90,8 @@ def money(amount: Decimal | None, locale: str = "en") -> str:
 
 def percent_parts(share: Decimal, locale: str = "en") -> tuple[str, str]:
     """(``62.5``, ``62,5``): the exact share and percent() of it, in one go."""
-    parts = _parts(share, 0, locale)
-    if parts is not None:
-        return parts
-    plain = "0" if not share else f"{share.normalize():f}"
-    return plain, str(_PERCENT.apply(share, _locale(locale)))
+    return _parts(share, 0, locale) or (plain_amount(share),
+                                        str(_PERCENT.apply(share, _locale(locale))))
 
 
 def percent(share: Decimal, locale: str = "en") -> str:

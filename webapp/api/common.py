@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from services.dto import UserDTO
-from services.formatting import moment, money_parts, percent_parts
+from services.formatting import moment, money_parts, percent_parts, plain_amount
 from services.i18n import Catalog, Translator
 from services.users import UserService
 from webapp.auth import RequestIdentity, identity_of
@@ -111,9 +111,7 @@ def plain(text: str) -> str:
 
 def amount_text(value: Decimal) -> str:
     """An exact decimal string without exponent or trailing zeros: "2750.5", "0.00000123"."""
-    if not value:  # most of a dashboard's days: no normalize() for them
-        return "0"
-    return f"{value.normalize():f}"
+    return plain_amount(value)
 
 
 def money_json(value: Decimal, locale: str) -> dict[str, str]:

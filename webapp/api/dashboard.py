@@ -18,7 +18,7 @@ from webapp.api.common import (
     USERS,
     ApiError,
     Caller,
-        caller,
+    caller,
     caller_as,
     change_json,
     json_answer,
