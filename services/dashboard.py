@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from tortoise import Tortoise
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from services.balances import STANDING_SQL, BalanceService, standing_of
 from services.dto import UserDTO
@@ -158,6 +159,15 @@ class DashboardService:
         self._statuses_ttl = statuses_ttl
         self._statuses: tuple[float, list[ExchangeStatusDTO]] | None = None
         self._refreshing = asyncio.Lock()
+        self._connection: BaseDBAsyncClient | None = None
+
+    def _client(self) -> BaseDBAsyncClient:
+        """The connection read on, looked up once: Tortoise's lookup goes through its context
+        (and an import) on every call, a hundredth of a dashboard request's time under load.
+        A service lives no longer than the Tortoise set-up it was built after."""
+        if self._connection is None:
+            self._connection = Tortoise.get_connection(self._connection_name)
+        return self._connection
 
     def _fresh_statuses(self) -> list[ExchangeStatusDTO] | None:
         kept = self._statuses
@@ -197,7 +207,7 @@ class DashboardService:
         _check_period(period)  # before any query
         bounded = period != ALL
         start, previous_start = period_bounds(period, today, None) if bounded else (today, None)
-        client = Tortoise.get_connection(self._connection_name)
+        client = self._client()
         async with client.acquire_connection() as conn:
             row = await conn.fetchrow(_READ, user_id, str(user_id), USDT, previous_start, today,
                                       start if bounded else None)
@@ -223,7 +233,7 @@ class DashboardService:
         from the trader's first accrual)."""
         _check_period(period)
         start = period_bounds(period, today, None)[0] if period != ALL else None
-        client = Tortoise.get_connection(self._connection_name)
+        client = self._client()
         async with client.acquire_connection() as conn:
             rows = await conn.fetch(_DAYS, user_id, start, today)
         if start is None:

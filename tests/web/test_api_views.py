@@ -74,10 +74,12 @@ async def test_the_dashboard_is_the_records_in_the_readers_words(
         figure = body["totals"][name]
         assert abs(D(figure["amount"]) - getattr(expected, name)) <= D("1e-8"), name
         assert figure["text"] == money(getattr(expected, name), locale)
-        assert D(body["previous"][name]["amount"]) == getattr(previous, name)
-    shift = (expected.rebate - previous.rebate) * 100 / previous.rebate
-    assert D(body["change"]["rebate"]["percent"]) == shift.quantize(D("0.1"))
-    assert body["change"]["rebate"]["direction"] == ("up" if shift > 0 else "down")
+    for name in ("volume", "fee", "commission", "rebate"):  # against the period before
+        now, before = getattr(expected, name), getattr(previous, name)
+        shift = ((now - before) * 100 / before).quantize(D("0.1"))
+        assert D(body["change"][name]["percent"]) == shift, name
+        direction = "up" if shift > 0 else "down" if shift < 0 else "flat"
+        assert body["change"][name]["direction"] == direction, name
     # The balance is the ledger's: all-time earnings equal the sum of every rebate.
     earned = sum((r.rebate for r in rows if r.user_id == a), D(0))
     assert body["balance"]["total_earned"]["text"] == money(earned, locale)

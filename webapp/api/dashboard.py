@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from services.dashboard import PERIODS, Dashboard, ExchangeCard, PeriodTotals, change
+from services.dashboard import PERIODS, Dashboard, ExchangeCard, change
 from services.sync import ExchangeStatusDTO
 from services.sync.wording import sync_line
 from webapp.api.chart import THEMES, render_chart
@@ -59,19 +59,17 @@ async def _read(request: web.Request) -> tuple[Caller, Dashboard]:
     return who, read[1]
 
 
-def _totals(totals: PeriodTotals, locale: str) -> dict[str, Any]:
-    return {name: money_json(getattr(totals, name), locale) for name in TOTALS}
-
-
 async def dashboard(request: web.Request) -> web.Response:
+    """The period's totals and their change against the period before (the previous totals
+    themselves are not sent: the page shows the change only, and each amount worded is a
+    good part of this answer's time under load, bench/bench_miniapp.py)."""
     who, board = await _read(request)
     locale, now = who.locale, request.app[API].clock()
-    previous = board.previous
+    totals, previous = board.totals, board.previous
     return json_answer({
         "period": board.period, "start": board.start.isoformat(), "end": board.end.isoformat(),
-        "totals": _totals(board.totals, locale),
-        "previous": None if previous is None else _totals(previous, locale),
-        "change": {name: change_json(change(getattr(board.totals, name),
+        "totals": {name: money_json(getattr(totals, name), locale) for name in TOTALS},
+        "change": {name: change_json(change(getattr(totals, name),
                                             None if previous is None
                                             else getattr(previous, name)), locale)
                    for name in COMPARED},
@@ -90,21 +88,24 @@ async def dashboard(request: web.Request) -> web.Response:
 
 # An exchange's sync words are the same for every reader of a language in the same second
 # (the statuses themselves are kept for seconds, services/dashboard.py): worded once a second
-# rather than once a card (they were a tenth of a dashboard answer's time under load).
-_SYNC_WORDS: dict[tuple[ExchangeStatusDTO, str, int], dict[str, Any]] = {}
+# rather than once a card (they were a tenth of a dashboard answer's time under load). Keyed by
+# the status object's identity, kept beside the words so that a reused id never matches:
+# hashing the status's nine fields cost as much as the wording saved.
+_SYNC_WORDS: dict[tuple[int, str, int], tuple[ExchangeStatusDTO, dict[str, Any]]] = {}
 _SYNC_WORDS_KEPT = 1024
 
 
 def _sync_json(card: ExchangeCard, who: Caller, now: datetime) -> dict[str, Any]:
-    key = (card.status, who.locale, int(now.timestamp()))
-    words = _SYNC_WORDS.get(key)
-    if words is None:
-        if len(_SYNC_WORDS) >= _SYNC_WORDS_KEPT:
-            _SYNC_WORDS.clear()
-        words = _SYNC_WORDS[key] = {
-            "last_sync": moment_json(card.last_sync_at, who.locale),
-            "next_sync": moment_json(card.next_sync_at, who.locale),
-            "sync_text": plain(sync_line(who.t, card.status, now))}
+    key = (id(card.status), who.locale, int(now.timestamp()))
+    kept = _SYNC_WORDS.get(key)
+    if kept is not None and kept[0] is card.status:
+        return kept[1]
+    if len(_SYNC_WORDS) >= _SYNC_WORDS_KEPT:
+        _SYNC_WORDS.clear()
+    words = {"last_sync": moment_json(card.last_sync_at, who.locale),
+             "next_sync": moment_json(card.next_sync_at, who.locale),
+             "sync_text": plain(sync_line(who.t, card.status, now))}
+    _SYNC_WORDS[key] = (card.status, words)
     return words
 
 

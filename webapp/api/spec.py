@@ -60,7 +60,7 @@ SCHEMAS: dict[str, Schema] = {
                    for name in ("volume", "fee", "commission", "rebate", "estimated")}),
     "Dashboard": obj({
         "period": {"enum": ["7d", "30d", "90d", "all"]}, "start": DAY, "end": DAY,
-        "totals": ref("Totals"), "previous": nullable(ref("Totals")),
+        "totals": ref("Totals"),
         "change": obj({name: ref("Change") for name in ("volume", "fee", "commission",
                                                          "rebate")}),
         "balance": obj({name: ref("Money") for name in ("available", "held", "paid_out",
