@@ -71,7 +71,8 @@ def serve_dashboard(port: int, database_url: str, prefix: str) -> None:
         settings = load_settings({"BOT_TOKEN": BOT_TOKEN, "SECRET_KEY": "bench-miniapp",
                                   "DATA_DIR": data_dir, "REDIS_PREFIX": prefix,
                                   "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL})
-        await bot_db.open_database(database_url)  # the web process's pool (20)
+        # The web process's pools (20, and DATABASE_READS_POOL for the dashboard's reads).
+        await bot_db.open_database(database_url, reads_max=settings.database_reads_pool)
         services = build_services(settings, b"bench-miniapp")
         await services.events.start()
         redis = Redis.from_url(REDIS_URL)

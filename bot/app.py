@@ -383,7 +383,8 @@ async def open_infrastructure(
     await wait_for_store("PostgreSQL", lambda: db.ensure_database(database_url), within=wait)
     if migrate:
         await db.migrate(database_url)
-    await db.open_database(database_url, pool_max=pool_max)
+    await db.open_database(database_url, pool_max=pool_max,
+                           reads_max=settings.database_reads_pool)
     redis = Redis.from_url(redis_url, socket_connect_timeout=5, socket_timeout=30,
                            health_check_interval=30)
     try:

@@ -41,7 +41,8 @@ def parse_database_url(url: str) -> dict[str, Any]:
     }
 
 
-def tortoise_config(database_url: str, *, pool_max: int = 20) -> dict[str, Any]:
+def tortoise_config(database_url: str, *, pool_max: int = 20,
+                    reads_max: int = 8) -> dict[str, Any]:
     credentials = parse_database_url(database_url)
     default = {**credentials, "minsize": 1, "maxsize": pool_max}
     # Analytics events are not money: they are written without waiting for the WAL flush
@@ -49,7 +50,10 @@ def tortoise_config(database_url: str, *, pool_max: int = 20) -> dict[str, Any]:
     analytics = {**credentials, "minsize": 1, "maxsize": 5,
                  "server_settings": {"synchronous_commit": "off"}}
     # Opened on first use (only the web process reads the dashboard): a write on it is refused.
-    reads = {**credentials, "minsize": 1, "maxsize": pool_max, "reset": _nothing_to_reset,
+    # Smaller than the default pool: its queries are the heaviest a request makes, and more of
+    # them at once than the database has cores only queue inside PostgreSQL (bench_miniapp:
+    # 20 at once on a 2-core database cost a tenth of the dashboard's throughput).
+    reads = {**credentials, "minsize": 1, "maxsize": reads_max, "reset": _nothing_to_reset,
              "server_settings": {"default_transaction_read_only": "on"}}
     return {
         "connections": {
@@ -86,10 +90,11 @@ async def ensure_database(database_url: str) -> None:
         await admin.close()
 
 
-async def open_database(database_url: str, *, pool_max: int = 20) -> None:
+async def open_database(database_url: str, *, pool_max: int = 20, reads_max: int = 8) -> None:
     # The global fallback makes the ORM visible from every task of the process (aiohttp and
     # aiogram run handlers in their own tasks, which do not inherit a context set at startup).
-    await Tortoise.init(config=tortoise_config(database_url, pool_max=pool_max),
+    await Tortoise.init(config=tortoise_config(database_url, pool_max=pool_max,
+                                               reads_max=reads_max),
                         _enable_global_fallback=True)
 
 

@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # How long a starting process waits for PostgreSQL and Redis before it gives up (exit 3).
     startup_wait_seconds: int = Field(default=120, ge=0, le=3600)
+    # The web process's connections for the Mini App dashboard's reads: about twice the
+    # database's cores (more queries at once than its cores can run only queue there, and
+    # cost the web process more per answer; bench/bench_miniapp.py).
+    database_reads_pool: int = Field(default=8, ge=1, le=100)
     # How far back an exchange's very first sync reads (later syncs continue from the last one).
     sync_first_lookback_days: int = Field(default=30, ge=1, le=180)
     # A linked UID not found among our invitees within this many hours is rejected.
