@@ -12,6 +12,7 @@ MODELS = ["services.models"]
 ANALYTICS_CONNECTION = "analytics"
 # The Mini App dashboard's reads (services/dashboard.py): read-only, and not reset on release.
 READS_CONNECTION = "reads"
+READS_POOL_MAX = 8  # DATABASE_READS_POOL's default (bot/settings.py)
 
 
 async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
@@ -42,7 +43,7 @@ def parse_database_url(url: str) -> dict[str, Any]:
 
 
 def tortoise_config(database_url: str, *, pool_max: int = 20,
-                    reads_max: int = 8) -> dict[str, Any]:
+                    reads_max: int = READS_POOL_MAX) -> dict[str, Any]:
     credentials = parse_database_url(database_url)
     default = {**credentials, "minsize": 1, "maxsize": pool_max}
     # Analytics events are not money: they are written without waiting for the WAL flush
@@ -90,7 +91,8 @@ async def ensure_database(database_url: str) -> None:
         await admin.close()
 
 
-async def open_database(database_url: str, *, pool_max: int = 20, reads_max: int = 8) -> None:
+async def open_database(database_url: str, *, pool_max: int = 20,
+                        reads_max: int = READS_POOL_MAX) -> None:
     # The global fallback makes the ORM visible from every task of the process (aiohttp and
     # aiogram run handlers in their own tasks, which do not inherit a context set at startup).
     await Tortoise.init(config=tortoise_config(database_url, pool_max=pool_max,
